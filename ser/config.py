@@ -1,0 +1,75 @@
+"""Every constant the project shares, in one place.
+
+Audio is handled at one sample rate everywhere after loading; feature and window
+parameters are stated in seconds or samples at that rate.
+"""
+
+import os
+from pathlib import Path
+
+# --- audio ------------------------------------------------------------------
+SAMPLE_RATE = 16_000  # Hz; every backbone here expects 16 kHz mono
+MIN_DURATION_S = 0.5  # shorter clips carry too little speech to classify
+MAX_DURATION_S = float(os.environ.get("SER_MAX_DURATION_S", 120.0))  # longer input is refused
+
+# Energy speech detector: a frame is speech when its RMS is above both an absolute
+# floor and a margin below the clip's loudest frames.
+VAD_FRAME_S = 0.025
+VAD_HOP_S = 0.010
+VAD_FLOOR_DBFS = -60.0
+VAD_RANGE_DB = 35.0
+VAD_MIN_SPEECH_S = 0.25  # less voiced audio than this counts as "no speech"
+
+# --- emotions (RAVDESS codes 01..08, in code order) ---------------------------
+EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
+EMOTION_COLOURS = {  # one colour per emotion in every chart of the app
+    "neutral": "#9e9e9e",
+    "calm": "#4db6ac",
+    "happy": "#fdd835",
+    "sad": "#1e88e5",
+    "angry": "#e53935",
+    "fearful": "#8e24aa",
+    "disgust": "#7cb342",
+    "surprised": "#fb8c00",
+}
+
+# --- features -----------------------------------------------------------------
+N_FFT = 400  # 25 ms
+HOP_LENGTH = 160  # 10 ms -> 100 frames/s
+N_MELS = 64
+N_MFCC = 20
+FMIN_HZ = 20.0
+FMAX_HZ = 8_000.0
+
+
+def feature_parameters() -> dict:
+    """The hand-crafted feature settings, recorded in every model card."""
+    return {"sample_rate_hz": SAMPLE_RATE, "n_fft": N_FFT, "hop_length": HOP_LENGTH,
+            "n_mels": N_MELS, "n_mfcc": N_MFCC, "fmin_hz": FMIN_HZ, "fmax_hz": FMAX_HZ}
+
+
+# --- models: one recipe per backbone kind (docs/experiments.md says why) ----------
+RECIPES = {
+    "mfcc": {"name": "MFCC + attentive CNN head", "head": {}, "train": {}},
+    "wakehubert": {"name": "WakeHuBERT-tiny + attentive CNN head", "head": {}, "train": {}},
+    "wav2vec2": {"name": "Wav2Vec2 layers + attentive CNN head", "head": {}, "train": {}},
+    "whisper": {"name": "Whisper tiny.en encoder + attentive CNN head", "head": {}, "train": {},
+                "backbone": {"pad_to_30s": False}},
+}
+
+# --- inference ----------------------------------------------------------------
+WINDOW_S = 4.0  # clips longer than this also get a per-window timeline
+HOP_S = 2.0
+
+# --- paths ----------------------------------------------------------------------
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+MODELS_DIR = PROJECT_DIR / "models"
+EXAMPLES_DIR = PROJECT_DIR / "examples"
+CACHE_DIR = Path(os.environ.get("SER_CACHE_DIR", PROJECT_DIR / ".cache"))
+DATA_DIR_ENV = "SER_DATA_DIR"  # a RAVDESS folder (ravdess-16k or the released Actor_XX layout)
+
+
+def data_dir():
+    """The RAVDESS folder named by $SER_DATA_DIR, or None when unset or missing."""
+    value = os.environ.get(DATA_DIR_ENV)
+    return Path(value) if value and Path(value).is_dir() else None

@@ -1,0 +1,62 @@
+"""Backbone features of whole clips, computed once and cached on disk.
+
+A cache entry is keyed by the hash of the decoded 16 kHz samples and of the
+backbone's identity and parameters, so a changed file or a changed setting never
+returns stale features. Entries are plain ``.npy`` (float16) read with
+``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ser import audio as audio_io
+from ser import config
+from ser.backbones import Backbone
+
+
+def backbone_key(backbone: Backbone) -> str:
+    """Short hash of what determines a backbone's output."""
+    identity = {
+        "kind": backbone.kind,
+        "id": backbone.id,
+        "shape": [backbone.n_layers, backbone.dim, backbone.frame_rate_hz],
+        "params": getattr(backbone, "params", {}),
+    }
+    return hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def audio_hash(audio: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(audio, dtype=np.float32).tobytes()).hexdigest()
+
+
+def cached_extract(backbone: Backbone, audio: np.ndarray, cache_dir: Path = config.CACHE_DIR):
+    """``backbone.layers(audio)`` through the on-disk cache: float16 ``(n_layers, n_frames, dim)``."""
+    path = Path(cache_dir) / "features" / backbone_key(backbone) / f"{audio_hash(audio)}.npy"
+    if path.is_file():
+        return np.load(path, allow_pickle=False)
+    features = backbone.layers(audio).astype(np.float16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, features, allow_pickle=False)
+    tmp.replace(path)  # atomic, so a killed run never leaves a truncated entry
+    return features
+
+
+def load_training_clip(path: str | Path) -> np.ndarray:
+    """A data set clip as the models see it: 16 kHz mono, trimmed to its speech."""
+    return audio_io.trim_to_speech(audio_io.load_audio(path))
+
+
+def dataset_features(backbone: Backbone, paths, progress: bool = True) -> list[np.ndarray]:
+    """Cached features of each file in ``paths`` (list of float16 arrays)."""
+    from tqdm import tqdm
+
+    return [
+        cached_extract(backbone, load_training_clip(p))
+        for p in tqdm(list(paths), desc=f"{backbone.kind} features", disable=not progress)
+    ]

@@ -1,0 +1,133 @@
+"""Analysing one clip with every model: per-model and fused predictions, and a
+per-window timeline for clips longer than one window.
+
+Each backbone runs once per clip, on the span that holds speech; the clip's
+prediction pools all of its frames and each timeline window pools its own slice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ser import audio as audio_io
+from ser import config
+from ser.models import EmotionModel
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probs: dict[str, float]  # emotion -> probability, in config.EMOTIONS order
+
+    @property
+    def label(self) -> str:
+        return max(self.probs, key=self.probs.get)
+
+    @property
+    def confidence(self) -> float:
+        return self.probs[self.label]
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "confidence": round(self.confidence, 4),
+                "probs": {k: round(v, 4) for k, v in self.probs.items()}}
+
+
+@dataclass(frozen=True)
+class WindowPrediction:
+    start_s: float
+    end_s: float
+    speech: bool
+    models: dict[str, Prediction] = field(default_factory=dict)
+    fused: Prediction | None = None
+
+    def to_dict(self) -> dict:
+        return {"start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3), "speech": self.speech,
+                "models": {k: p.to_dict() for k, p in self.models.items()},
+                "fused": self.fused.to_dict() if self.fused else None}
+
+
+@dataclass(frozen=True)
+class ClipAnalysis:
+    duration_s: float
+    speech: bool
+    speech_s: float
+    models: dict[str, Prediction]  # empty when there is no speech
+    fused: Prediction | None
+    timeline: list[WindowPrediction]  # empty for clips no longer than one window
+
+    @property
+    def agreeing_models(self) -> list[str]:
+        """Models whose label is the fused verdict."""
+        return [k for k, p in self.models.items() if self.fused and p.label == self.fused.label]
+
+    def to_dict(self) -> dict:
+        return {
+            "duration_s": round(self.duration_s, 3),
+            "speech": self.speech,
+            "speech_s": round(self.speech_s, 3),
+            "models": {k: p.to_dict() for k, p in self.models.items()},
+            "fused": self.fused.to_dict() if self.fused else None,
+            "timeline": {"window_s": config.WINDOW_S, "hop_s": config.HOP_S,
+                         "windows": [w.to_dict() for w in self.timeline]} if self.timeline else None,
+        }
+
+    def to_rows(self) -> list[dict]:
+        """Flat rows for CSV: one per (scope, model), scope "clip" or a window's span."""
+        rows = []
+        scopes = [("clip", 0.0, self.duration_s, self.models, self.fused)]
+        scopes += [("window", w.start_s, w.end_s, w.models, w.fused) for w in self.timeline]
+        for scope, start, end, models, fused in scopes:
+            named = dict(models, **({"fused": fused} if fused else {}))
+            for model_id, p in named.items():
+                rows.append({"scope": scope, "start_s": round(start, 3), "end_s": round(end, 3),
+                             "model": model_id, "label": p.label, "confidence": round(p.confidence, 4),
+                             **{e: round(v, 4) for e, v in p.probs.items()}})
+        return rows
+
+
+def fuse(predictions: list[Prediction]) -> Prediction | None:
+    """The models' verdict together: the mean of their probabilities."""
+    if not predictions:
+        return None
+    labels = list(predictions[0].probs)
+    mean = np.mean([[p.probs[k] for k in labels] for p in predictions], axis=0)
+    return Prediction(dict(zip(labels, mean.tolist())))
+
+
+def _prediction(model: EmotionModel, frames: np.ndarray) -> Prediction:
+    return Prediction(dict(zip(model.labels, model.predict_frames(frames).tolist())))
+
+
+def analyse(audio: np.ndarray, models: list[EmotionModel]) -> ClipAnalysis:
+    """Analyse 16 kHz mono audio ``(n_samples,)`` with every model.
+
+    Silence (no speech detected) is reported as such and never classified.
+    """
+    duration_s = len(audio) / config.SAMPLE_RATE
+    activity = audio_io.speech_activity(audio)
+    if not activity.has_speech:
+        return ClipAnalysis(duration_s, False, activity.speech_s, {}, None, [])
+    start, end = audio_io.speech_span(audio)
+    offset_s = start / config.SAMPLE_RATE
+    frames = {m.id: m.frames(audio[start:end]) for m in models}
+    clip = {m.id: _prediction(m, frames[m.id]) for m in models}
+    timeline = []
+    if duration_s > config.WINDOW_S:
+        timeline = [_window(audio, start, end, offset_s, models, frames)
+                    for start, end in audio_io.windows(len(audio))]
+    return ClipAnalysis(duration_s, True, activity.speech_s, clip, fuse(list(clip.values())), timeline)
+
+
+def _window(audio, start, end, offset_s, models, frames) -> WindowPrediction:
+    start_s, end_s = start / config.SAMPLE_RATE, end / config.SAMPLE_RATE
+    if not audio_io.speech_activity(audio[start:end]).has_speech:
+        return WindowPrediction(start_s, end_s, False)
+    preds = {}
+    for m in models:
+        rate = m.backbone.frame_rate_hz
+        lo = max(0, int((start_s - offset_s) * rate))
+        hi = min(frames[m.id].shape[1], int(np.ceil((end_s - offset_s) * rate)))
+        if hi - lo >= 2:
+            preds[m.id] = _prediction(m, frames[m.id][:, lo:hi])
+    return WindowPrediction(start_s, end_s, bool(preds), preds, fuse(list(preds.values())))
