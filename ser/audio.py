@@ -43,6 +43,11 @@ class TooLongError(AudioError):
 AudioSource = str | Path | bytes | BinaryIO
 
 
+def message_for(path: str | Path, err: AudioError) -> str:
+    """``err``'s message naming the file at ``path`` once (some messages already name it)."""
+    return str(err) if str(path) in str(err) else f"{path}: {err}"
+
+
 def _read_bytes(source: AudioSource) -> bytes:
     if isinstance(source, bytes):
         return source
@@ -94,7 +99,7 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
         raise
     except Exception as err:  # FFmpeg raises many error types for unreadable input
         raise NotAudioError(
-            "This is not an audio file we can read (wav, flac, ogg, mp3, m4a, webm)."
+            "This is not an audio file we can read (wav, flac, ogg, mp3, m4a, webm), or it is damaged."
         ) from err
 
 

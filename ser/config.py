@@ -4,6 +4,7 @@ Audio is handled at one sample rate everywhere after loading; feature and window
 parameters are stated in seconds or samples at that rate.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -60,6 +61,22 @@ RECIPES = {
 # --- inference ----------------------------------------------------------------
 WINDOW_S = 4.0  # clips longer than this also get a per-window timeline
 HOP_S = 2.0
+
+# --- live microphone stream ------------------------------------------------------
+LIVE_WINDOW_S = 3.0  # the rolling window the live view shows and classifies
+LIVE_REFRESH_S = 0.5  # the live view redraws this often; predictions follow as fast as the models run
+LIVE_WEBRTC_ENV = "SER_LIVE_WEBRTC"  # "0" hides the WebRTC streamer (tests under AppTest)
+ICE_SERVERS_ENV = "SER_ICE_SERVERS"  # JSON list of RTCIceServer dicts, for use beyond the LAN
+
+
+def ice_servers() -> list[dict]:
+    """STUN/TURN servers for the live stream from $SER_ICE_SERVERS; none by default.
+
+    Without servers only direct (host) connections work, enough on one machine or
+    a LAN, and nothing is sent to a third party.
+    """
+    value = os.environ.get(ICE_SERVERS_ENV, "").strip()
+    return json.loads(value) if value else []
 
 # --- paths ----------------------------------------------------------------------
 PROJECT_DIR = Path(__file__).resolve().parent.parent

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ser import config, evaluation, featurestore
 from ser.backbones import get_backbone
@@ -18,6 +19,8 @@ from ser.dataset import index_dataset, speech_only
 from ser.heads import HeadConfig
 from ser.models import save_model
 from ser.training import TrainConfig, cross_validate, fit_ensemble
+
+CV_PREDICTIONS_FILE = "cv_predictions.csv"
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,11 @@ def load_labelled(data_dir: str | Path) -> LabelledData:
     )
 
 
-def recipe(kind: str) -> tuple[HeadConfig, TrainConfig]:
-    """The head and training settings of a backbone kind (``config.RECIPES``)."""
-    backbone_options, head_options, train_options = (
-        config.RECIPES[kind].get(k, {}) for k in ("backbone", "head", "train")
-    )
-    backbone = get_backbone(kind, **backbone_options)
+def recipe(kind: str, checkpoint: str | None = None) -> tuple[HeadConfig, TrainConfig]:
+    """The head and training settings of a backbone kind (``config.RECIPES``); the head's
+    input shape comes from the backbone that ``checkpoint`` picks."""
+    head_options, train_options = (config.RECIPES[kind].get(k, {}) for k in ("head", "train"))
+    backbone = get_backbone(kind, **backbone_options(kind, checkpoint))
     head = HeadConfig(n_layers=backbone.n_layers, dim=backbone.dim, n_classes=len(config.EMOTIONS),
                       **head_options)
     return head, TrainConfig(**train_options)
@@ -75,16 +77,27 @@ def backbone_options(kind: str, checkpoint: str | None = None) -> dict:
 
 
 def run_cv(kind: str, data: LabelledData, checkpoint: str | None = None,
-           train_config: TrainConfig | None = None, progress: bool = True) -> dict:
-    """Speaker-independent cross-validation report of one model recipe."""
+           train_config: TrainConfig | None = None, progress: bool = True) -> tuple[dict, np.ndarray]:
+    """Speaker-independent cross-validation of one model recipe: the report and the
+    out-of-fold probabilities ``(n_clips, n_classes)``."""
     backbone = get_backbone(kind, **backbone_options(kind, checkpoint))
-    head_config, default_train = recipe(kind)
+    head_config, default_train = recipe(kind, checkpoint)
     features = featurestore.dataset_features(backbone, data.paths, progress)
     probs = cross_validate(features, data.labels, data.actors, head_config,
                            train_config or default_train, backbone.frame_rate_hz, progress)
     report = evaluation.score(data.labels, probs.argmax(1), data.actors)
     report["folds"] = f"{evaluation.N_FOLDS} folds by actor, each actor tested once"
-    return report
+    return report, probs
+
+
+def cv_predictions_frame(data: LabelledData, probs: np.ndarray) -> pd.DataFrame:
+    """One row per clip: file name, actor, true label and out-of-fold probabilities."""
+    frame = pd.DataFrame({
+        "file": [Path(p).name for p in data.paths],
+        "actor": data.actors,
+        "emotion": [config.EMOTIONS[i] for i in data.labels],
+    })
+    return pd.concat([frame, pd.DataFrame(probs, columns=list(config.EMOTIONS))], axis=1)
 
 
 def train_model(kind: str, data: LabelledData, models_dir: Path = config.MODELS_DIR,
@@ -93,9 +106,9 @@ def train_model(kind: str, data: LabelledData, models_dir: Path = config.MODELS_
     """Train the final model of ``kind`` on all of ``data`` and save it under ``models_dir``."""
     options = backbone_options(kind, checkpoint)
     backbone = get_backbone(kind, **options)
-    head_config, default_train = recipe(kind)
+    head_config, default_train = recipe(kind, checkpoint)
     train_config = train_config or default_train
-    cv = run_cv(kind, data, checkpoint, train_config, progress) if with_cv else None
+    cv, cv_probs = run_cv(kind, data, checkpoint, train_config, progress) if with_cv else (None, None)
     features = featurestore.dataset_features(backbone, data.paths, progress)
     head = fit_ensemble(features, data.labels, head_config, train_config, backbone.frame_rate_hz)
     model_id = kind
@@ -123,4 +136,24 @@ def train_model(kind: str, data: LabelledData, models_dir: Path = config.MODELS_
         "data_licence": evaluation.DATA_LICENCE,
         "citation": evaluation.CITATION,
     }
-    return save_model(Path(models_dir) / model_id, head, card)
+    folder = save_model(Path(models_dir) / model_id, head, card)
+    if cv_probs is not None:  # kept so models can be fused and compared clip by clip
+        cv_predictions_frame(data, cv_probs).round(5).to_csv(folder / CV_PREDICTIONS_FILE, index=False)
+    return folder
+
+
+def fused_cv(models_dir: Path = config.MODELS_DIR) -> dict | None:
+    """Cross-validation report of the models' fused verdict (mean of probabilities), from
+    each model's saved out-of-fold predictions; None when fewer than two models have them."""
+    frames = [pd.read_csv(p) for p in sorted(Path(models_dir).glob(f"*/{CV_PREDICTIONS_FILE}"))]
+    if len(frames) < 2:
+        return None
+    emotions = list(config.EMOTIONS)
+    frames = [f.sort_values("file").reset_index(drop=True) for f in frames]
+    if any(not f["file"].equals(frames[0]["file"]) for f in frames):
+        return None  # models cross-validated on different clips cannot be fused clip by clip
+    probs = np.mean([f[emotions].to_numpy() for f in frames], axis=0)
+    truth = frames[0]["emotion"].map(emotions.index).to_numpy()
+    report = evaluation.score(truth, probs.argmax(1), frames[0]["actor"].to_numpy())
+    report["folds"] = f"{evaluation.N_FOLDS} folds by actor, each actor tested once"
+    return report

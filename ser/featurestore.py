@@ -34,9 +34,13 @@ def audio_hash(audio: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(audio, dtype=np.float32).tobytes()).hexdigest()
 
 
-def cached_extract(backbone: Backbone, audio: np.ndarray, cache_dir: Path = config.CACHE_DIR):
-    """``backbone.layers(audio)`` through the on-disk cache: float16 ``(n_layers, n_frames, dim)``."""
-    path = Path(cache_dir) / "features" / backbone_key(backbone) / f"{audio_hash(audio)}.npy"
+def cached_extract(backbone: Backbone, audio: np.ndarray, cache_dir: Path | None = None):
+    """``backbone.layers(audio)`` through the on-disk cache: float16 ``(n_layers, n_frames, dim)``.
+
+    ``cache_dir`` defaults to ``config.CACHE_DIR``, read at call time so tests can redirect it.
+    """
+    folder = Path(cache_dir or config.CACHE_DIR) / "features" / backbone_key(backbone)
+    path = folder / f"{audio_hash(audio)}.npy"
     if path.is_file():
         return np.load(path, allow_pickle=False)
     features = backbone.layers(audio).astype(np.float16)
@@ -48,8 +52,15 @@ def cached_extract(backbone: Backbone, audio: np.ndarray, cache_dir: Path = conf
 
 
 def load_training_clip(path: str | Path) -> np.ndarray:
-    """A data set clip as the models see it: 16 kHz mono, trimmed to its speech."""
-    return audio_io.trim_to_speech(audio_io.load_audio(path))
+    """A data set clip as the models see it: 16 kHz mono, trimmed to its speech.
+
+    An ``AudioError`` names the file: among a thousand clips its message alone is no help.
+    """
+    try:
+        audio = audio_io.load_audio(path)
+    except audio_io.AudioError as err:
+        raise type(err)(audio_io.message_for(path, err)) from err
+    return audio_io.trim_to_speech(audio)
 
 
 def dataset_features(backbone: Backbone, paths, progress: bool = True) -> list[np.ndarray]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -24,9 +25,27 @@ class HeadConfig:
     kernel_size: int = 5
     dropout: float = 0.3
     utterance_norm: bool = False  # subtract each clip's mean frame (speaker/channel cue)
+    pool: int = 2  # frames are averaged in groups of this many first (``pool_frames``)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def pool_frames(layers: np.ndarray, pool: int) -> np.ndarray:
+    """Average groups of ``pool`` frames: ``(L, T, D)`` -> ``(L, ceil(T / pool), D)`` float32.
+
+    Done once per clip before the head (in training and in inference alike): the
+    head's first steps are linear, so pooling first is exact for them and makes
+    every training step ``pool`` times cheaper.
+    """
+    layers = np.asarray(layers, dtype=np.float32)
+    n_layers, n_frames, dim = layers.shape
+    if pool == 1:
+        return layers
+    padded = -n_frames % pool
+    if padded:  # repeat the last frame so the final group is not diluted by zeros
+        layers = np.concatenate([layers, np.repeat(layers[:, -1:], padded, axis=1)], axis=1)
+    return layers.reshape(n_layers, -1, pool, dim).mean(axis=2)
 
 
 def masked_mean_std(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -44,15 +63,20 @@ class EmotionHead(nn.Module):
         super().__init__()
         self.config = config
         self.layer_logits = nn.Parameter(torch.zeros(config.n_layers))
-        # Training-set feature statistics, saved with the weights.
-        self.register_buffer("feature_mean", torch.zeros(config.dim))
-        self.register_buffer("feature_std", torch.ones(config.dim))
-        self.conv = nn.Sequential(
-            nn.Dropout(config.dropout / 2),
-            nn.Conv1d(config.dim, config.hidden, config.kernel_size, padding=config.kernel_size // 2),
-            nn.GELU(),
-            nn.BatchNorm1d(config.hidden),
+        # Training-set statistics of each layer, saved with the weights: layers differ in
+        # scale, so each is standardised before they are mixed.
+        self.register_buffer("feature_mean", torch.zeros(config.n_layers, config.dim))
+        self.register_buffer("feature_std", torch.ones(config.n_layers, config.dim))
+        # A per-frame projection first keeps the temporal convolution small: most of a
+        # step's cost is here, and backbone dims (384 for Whisper) exceed what 8 classes need.
+        self.project = nn.Sequential(
+            nn.Dropout(config.dropout / 2), nn.Linear(config.dim, config.hidden), nn.GELU()
         )
+        self.context = nn.Conv1d(
+            config.hidden, config.hidden, config.kernel_size, padding=config.kernel_size // 2
+        )
+        # Per-frame normalisation: unlike batch norm, it never mixes in padded frames.
+        self.norm = nn.LayerNorm(config.hidden)
         self.attention = nn.Sequential(
             nn.Linear(config.hidden, config.hidden // 2), nn.Tanh(), nn.Linear(config.hidden // 2, 1)
         )
@@ -61,18 +85,22 @@ class EmotionHead(nn.Module):
         )
 
     def mix_layers(self, layers: torch.Tensor) -> torch.Tensor:
-        """``(B, L, T, D)`` -> ``(B, T, D)`` by the learned softmax weights over L."""
-        weights = torch.softmax(self.layer_logits, dim=0)
-        return torch.einsum("bltd,l->btd", layers, weights)
+        """``(B, L, T, D)`` -> ``(B, T, D)``: each layer standardised, then summed with the
+        learned softmax weights. Both steps are linear, so they are folded into one
+        einsum and the standardised copy of every layer is never materialised."""
+        weights = torch.softmax(self.layer_logits, dim=0)[:, None] / self.feature_std  # (L, D)
+        offset = (weights * self.feature_mean).sum(0)  # (D,)
+        return torch.einsum("bltd,ld->btd", layers, weights) - offset
 
     def forward(self, layers: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, n_classes)`` of layers ``(B, L, T, D)`` with mask ``(B, T)``."""
-        x = (self.mix_layers(layers) - self.feature_mean) / self.feature_std
+        x = self.mix_layers(layers)
         m = mask[..., None].float()
         if self.config.utterance_norm:
             x = x - (x * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1.0)
-        x = x * m  # padded frames must not leak into the convolution
-        h = self.conv(x.transpose(1, 2)).transpose(1, 2)
+        # Padded frames are zeroed before the convolution so they never reach real ones.
+        h = self.project(x) * m
+        h = self.norm(nn.functional.gelu(self.context(h.transpose(1, 2)).transpose(1, 2)))
         scores = self.attention(h).masked_fill(~mask[..., None], float("-inf"))
         weights = torch.softmax(scores, dim=1)
         return self.classifier(masked_mean_std(h, weights))
@@ -86,6 +114,7 @@ class HeadEnsemble(nn.Module):
 
     def __init__(self, config: HeadConfig, n_members: int) -> None:
         super().__init__()
+        self.config = config
         self.members = nn.ModuleList(EmotionHead(config) for _ in range(n_members))
 
     def forward(self, layers: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ser import config
 from ser.backbones import Backbone, get_backbone
-from ser.heads import HeadConfig, HeadEnsemble
+from ser.heads import HeadConfig, HeadEnsemble, pool_frames
 
 HEAD_FILE = "head.safetensors"
 CARD_FILE = "card.json"
@@ -51,7 +52,7 @@ class EmotionModel:
 
     def predict_frames(self, frames: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n_classes,)`` of backbone frames ``(n_layers, n_frames, dim)``."""
-        x = torch.from_numpy(np.asarray(frames, dtype=np.float32))[None]
+        x = torch.from_numpy(pool_frames(frames, self.head.config.pool))[None]
         mask = torch.ones(1, x.shape[2], dtype=torch.bool)
         with torch.inference_mode():
             return self.head(x, mask)[0].numpy()
@@ -76,17 +77,31 @@ def save_model(folder: Path, head: HeadEnsemble, card: dict) -> Path:
     return folder
 
 
+def read_card(folder: Path) -> dict:
+    """The parsed ``card.json`` of a model folder; raises ``ModelError`` with a clear reason."""
+    folder = Path(folder)
+    try:
+        return json.loads((folder / CARD_FILE).read_text())
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{folder}: not a readable model folder ({err})") from err
+
+
 def load_model(folder: Path) -> EmotionModel:
     """Load one model folder; raises ``ModelError`` with a clear reason."""
     folder = Path(folder)
+    card = read_card(folder)
     try:
-        card = json.loads((folder / CARD_FILE).read_text())
         state = load_file(folder / HEAD_FILE)
-    except (OSError, ValueError) as err:
-        raise ModelError(f"{folder}: not a readable model folder ({err})") from err
-    head = HeadEnsemble(HeadConfig(**card["head"]["config"]), card["head"]["n_members"])
-    head.load_state_dict(state, strict=True)
-    return EmotionModel(card["id"], card, head.eval(), backbone_from_card(card))
+        head = HeadEnsemble(HeadConfig(**card["head"]["config"]), card["head"]["n_members"])
+        # strict: a head whose tensors do not match its card must not load half-initialised
+        head.load_state_dict(state, strict=True)
+    except (OSError, SafetensorError, KeyError, TypeError, RuntimeError) as err:
+        raise ModelError(f"{folder}: the head does not load ({type(err).__name__}: {err})") from err
+    try:
+        backbone = backbone_from_card(card)
+    except (OSError, ImportError, RuntimeError, ValueError, KeyError) as err:  # missing package or weights
+        raise ModelError(f"{folder}: its backbone does not load ({type(err).__name__}: {err})") from err
+    return EmotionModel(card["id"], card, head.eval(), backbone)
 
 
 def model_folders(models_dir: Path = config.MODELS_DIR) -> list[Path]:
@@ -94,6 +109,12 @@ def model_folders(models_dir: Path = config.MODELS_DIR) -> list[Path]:
     folders = [p for p in Path(models_dir).glob("*") if (p / CARD_FILE).is_file()]
     rank = {kind: i for i, kind in enumerate(DISPLAY_ORDER)}
     return sorted(folders, key=lambda p: (rank.get(p.name, len(rank)), p.name))
+
+
+def read_cards(models_dir: Path = config.MODELS_DIR) -> list[dict]:
+    """The cards of every model under ``models_dir``, in display order, without loading
+    weights or backbones (for pages that only describe the models)."""
+    return [read_card(folder) for folder in model_folders(models_dir)]
 
 
 def load_models(models_dir: Path = config.MODELS_DIR) -> list[EmotionModel]:

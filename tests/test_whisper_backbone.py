@@ -79,3 +79,24 @@ def test_unpadded_stays_close_to_padded_early_on(unpadded, padded, clip):
     # 28 s of silence Whisper was trained with.
     assert cosine[0] > 0.99
     assert cosine[-1] > 0.7
+
+
+# --- our forward (sliced positions, all hidden states) against transformers' own ------------
+def test_encoder_matches_transformers_whisper_encoder(padded, clip):
+    """Every hidden state, on the 3000 mel frames transformers' encoder insists on."""
+    import torch
+    from transformers import WhisperConfig
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+    config = WhisperConfig(num_mel_bins=80, d_model=384, encoder_layers=4, encoder_attention_heads=6,
+                           encoder_ffn_dim=1536, max_source_positions=1500, activation_function="gelu")
+    reference = WhisperEncoder(config).eval()
+    reference.load_state_dict(padded.model.state_dict(), strict=True)  # same parameter names
+    mel = padded.log_mel(clip)
+    with torch.inference_mode():
+        expected = reference(mel, output_hidden_states=True).hidden_states
+    ours = padded.layers(clip)
+    assert len(expected) == ours.shape[0]
+    for layer, state in enumerate(expected):
+        np.testing.assert_allclose(ours[layer], state[0, : ours.shape[1]].numpy(), atol=1e-4,
+                                   err_msg=f"layer {layer}")

@@ -33,7 +33,6 @@ class Backbone(Protocol):
 BACKBONE_KINDS = ("mfcc", "wakehubert", "wav2vec2", "whisper")
 
 
-@functools.lru_cache(maxsize=8)
 def get_backbone(kind: str, checkpoint: str | None = None, pad_to_30s: bool = False) -> Backbone:
     """The backbone of ``kind``, built once per process.
 
@@ -41,6 +40,13 @@ def get_backbone(kind: str, checkpoint: str | None = None, pad_to_30s: bool = Fa
     folder for ``wav2vec2``); ``None`` means the kind's default. ``pad_to_30s``
     runs Whisper on 30 s windows as it was trained, at ~10x the cost.
     """
+    # One cache key however the caller spells the arguments: lru_cache keys
+    # positional and keyword calls apart, which would build a second copy.
+    return _build_backbone(kind, checkpoint, pad_to_30s)
+
+
+@functools.lru_cache(maxsize=8)
+def _build_backbone(kind: str, checkpoint: str | None, pad_to_30s: bool) -> Backbone:
     if kind == "mfcc":
         from ser.backbones.mfcc import MfccBackbone
 

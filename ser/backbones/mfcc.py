@@ -8,7 +8,8 @@ from ser import config, features
 
 
 class MfccBackbone:
-    """MFCC + deltas + delta-deltas (librosa) and log-mel, one "layer" of frames."""
+    """MFCC + deltas + delta-deltas and log-mel (librosa's definitions, computed by
+    ``ser.features`` in numpy), one "layer" of frames."""
 
     kind = "mfcc"
     id = "librosa-mfcc"

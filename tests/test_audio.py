@@ -1,0 +1,218 @@
+"""Audio in: every supported format decodes to 16 kHz mono, every bad input gets a clear AudioError."""
+
+import io
+
+import av
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser import audio, config
+
+SR = config.SAMPLE_RATE
+TONE_HZ = 440.0
+TONE_S = 2.0
+PEAK_TOLERANCE_HZ = 2.0  # the FFT bin of a 2 s clip is 0.5 Hz wide
+# Lossy codecs add encoder delay and pad to whole frames (AAC: 1024-sample priming
+# plus the last frame, measured 33792 samples for 32000), so lengths are checked loosely.
+CODEC_LENGTH_TOLERANCE_S = 0.15
+
+
+def tone(duration_s: float = TONE_S, rate: int = SR, freq_hz: float = TONE_HZ) -> np.ndarray:
+    """A float32 sine at -10 dBFS, shape ``(n_samples,)``."""
+    t = np.arange(int(duration_s * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+def soundfile_bytes(samples: np.ndarray, rate: int = SR, fmt: str = "WAV",
+                    subtype: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, rate, format=fmt, subtype=subtype)
+    return buffer.getvalue()
+
+
+def av_bytes(samples: np.ndarray, container: str, codec: str, codec_rate: int, rate: int = SR) -> bytes:
+    """``samples`` (float32 mono at ``rate``) encoded by FFmpeg through PyAV.
+
+    PyAV resamples and re-frames the input to what the encoder takes (Opus runs at 48 kHz).
+    """
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container) as out:
+        stream = out.add_stream(codec, rate=codec_rate)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(samples[None], format="flt", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return buffer.getvalue()
+
+
+def peak_hz(samples: np.ndarray) -> float:
+    """Frequency in Hz of the largest FFT magnitude of 16 kHz audio."""
+    return float(np.argmax(np.abs(np.fft.rfft(samples))) * SR / len(samples))
+
+
+def assert_tone(decoded: np.ndarray, length_tolerance_s: float = 0.0) -> None:
+    assert decoded.dtype == np.float32 and decoded.ndim == 1
+    assert abs(len(decoded) - TONE_S * SR) <= length_tolerance_s * SR
+    assert abs(peak_hz(decoded) - TONE_HZ) < PEAK_TOLERANCE_HZ
+
+
+# --- formats ----------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt, subtype",
+                         [("WAV", "PCM_16"), ("WAV", "FLOAT"), ("FLAC", None), ("OGG", "VORBIS")])
+def test_soundfile_formats(fmt, subtype):
+    assert_tone(audio.load_audio(soundfile_bytes(tone(), fmt=fmt, subtype=subtype)))
+
+
+@pytest.mark.parametrize("container, codec, codec_rate", [
+    ("mp3", "mp3", SR),  # the av wheel's FFmpeg has libmp3lame
+    ("ipod", "aac", SR),  # .m4a
+    ("webm", "libopus", 48_000),
+])
+def test_ffmpeg_formats(container, codec, codec_rate):
+    data = av_bytes(tone(), container, codec, codec_rate)
+    assert_tone(audio.load_audio(data), CODEC_LENGTH_TOLERANCE_S)
+
+
+def test_path_and_file_object_load_like_bytes(tmp_path):
+    data = soundfile_bytes(tone(), fmt="FLAC")
+    path = tmp_path / "tone.flac"
+    path.write_bytes(data)
+    expected = audio.load_audio(data)
+    np.testing.assert_array_equal(audio.load_audio(path), expected)
+    np.testing.assert_array_equal(audio.load_audio(str(path)), expected)
+    np.testing.assert_array_equal(audio.load_audio(io.BytesIO(data)), expected)
+
+
+def test_48k_stereo_is_downmixed_and_resampled():
+    left = tone(rate=48_000)
+    stereo = np.stack([left, 0.5 * left], axis=1)  # in phase: the mean keeps the tone
+    decoded = audio.load_audio(soundfile_bytes(stereo, rate=48_000, subtype="PCM_16"))
+    assert_tone(decoded)  # exactly 2 s of samples at 16 kHz
+    rms = float(np.sqrt(np.mean(decoded[SR // 4 : -SR // 4] ** 2)))
+    assert rms == pytest.approx(0.75 * 0.3 / np.sqrt(2), rel=0.01)
+
+
+def test_int16_wav_is_scaled_to_plus_minus_one():
+    samples = np.array([0, 16384, -32768, 32767] * 4000, dtype=np.int16)
+    decoded = audio.load_audio(soundfile_bytes(samples, subtype="PCM_16"))
+    assert decoded[:4].tolist() == pytest.approx([0.0, 0.5, -1.0, 32767 / 32768])
+
+
+# --- errors -------------------------------------------------------------------------------
+def test_missing_file_names_the_path(tmp_path):
+    with pytest.raises(audio.AudioError, match="missing.wav does not exist"):
+        audio.load_audio(tmp_path / "missing.wav")
+
+
+@pytest.mark.parametrize("data", [
+    np.random.default_rng(0).bytes(5000),
+    b"Dear diary, this is a text file and not a recording.\n" * 20,
+    b"\x89PNG\r\n\x1a\n" + bytes(200),
+], ids=["random bytes", "text", "png header"])
+def test_not_audio(data):
+    with pytest.raises(audio.NotAudioError) as err:
+        audio.load_audio(data)
+    assert "audio" in str(err.value)
+
+
+def test_empty_bytes():
+    with pytest.raises(audio.EmptyAudioError, match="empty"):
+        audio.load_audio(b"")
+
+
+def test_truncated_flac_is_reported_as_damaged():
+    data = soundfile_bytes(tone(), fmt="FLAC")
+    with pytest.raises(audio.NotAudioError, match="damaged"):
+        audio.load_audio(data[: len(data) // 2])
+
+
+def test_wav_header_without_samples():
+    """A WAV cut right after its 44-byte header, and a WAV written with no samples."""
+    for data in (soundfile_bytes(tone(), subtype="PCM_16")[:44], soundfile_bytes(np.zeros(0, np.float32))):
+        with pytest.raises(audio.EmptyAudioError, match="no audio samples"):
+            audio.load_audio(data)
+
+
+def test_too_short():
+    with pytest.raises(audio.TooShortError, match=r"0\.30 s long; at least 0\.5 s"):
+        audio.load_audio(soundfile_bytes(tone(0.3)))
+
+
+def test_too_long():
+    with pytest.raises(audio.TooLongError, match="the limit is 1 s"):
+        audio.load_audio(soundfile_bytes(tone()), max_duration_s=1.0)
+
+
+def test_nan_samples():
+    samples = tone()
+    samples[100] = np.nan
+    with pytest.raises(audio.NotAudioError, match="not numbers"):
+        audio.load_audio(soundfile_bytes(samples, subtype="FLOAT"))
+
+
+def test_every_error_is_a_value_error_with_a_sentence():
+    """The app and the CLI show ``str(err)``: one sentence, never empty."""
+    with pytest.raises(ValueError) as err:
+        audio.load_audio(b"")
+    assert str(err.value).endswith(".")
+
+
+# --- speech activity ----------------------------------------------------------------------
+def test_silence_has_no_speech():
+    assert not audio.speech_activity(np.zeros(2 * SR, np.float32)).has_speech
+
+
+def test_steady_noise_has_no_speech():
+    noise = 0.1 * np.random.default_rng(0).standard_normal(3 * SR).astype(np.float32)
+    activity = audio.speech_activity(noise)
+    assert activity.peak_dbfs > -30  # loud, yet flat
+    assert not activity.has_speech
+
+
+def test_speech_like_signal_has_speech(make_speech):
+    speech = make_speech(3.0)
+    activity = audio.speech_activity(speech)
+    assert activity.has_speech
+    assert 0.5 < activity.speech_s < 3.0  # the pauses between syllables are not speech
+    assert activity.mask.shape == audio.frame_dbfs(speech).shape
+
+
+def test_example_clip_has_speech(example_clip):
+    assert audio.speech_activity(audio.load_audio(example_clip)).has_speech
+
+
+def test_speech_span_trims_leading_and_trailing_silence(make_speech):
+    speech = make_speech(1.5)
+    padded = np.concatenate([np.zeros(SR, np.float32), speech, np.zeros(2 * SR, np.float32)])
+    start, end = audio.speech_span(padded, margin_s=0.1)
+    assert SR - 0.12 * SR <= start <= SR  # the margin reaches back into the silence
+    assert 2.5 * SR - 0.3 * SR <= end <= 2.5 * SR + 0.15 * SR
+    assert len(audio.trim_to_speech(padded)) == end - start
+
+
+def test_speech_span_of_silence_is_the_whole_clip():
+    assert audio.speech_span(np.zeros(SR, np.float32)) == (0, SR)
+
+
+# --- windows ------------------------------------------------------------------------------
+@pytest.mark.parametrize("duration_s", [0.5, 4.0, 4.1, 7.3, 10.0, 61.0])
+def test_windows_cover_the_clip(duration_s):
+    n = int(duration_s * SR)
+    spans = audio.windows(n)
+    covered = np.zeros(n, bool)
+    for start, end in spans:
+        assert 0 <= start < end <= n
+        assert end - start == min(n, int(config.WINDOW_S * SR))
+        covered[start:end] = True
+    assert covered.all()
+    assert spans[0][0] == 0 and spans[-1][1] == n
+
+
+def test_message_for_names_the_file_once(tmp_path):
+    missing = tmp_path / "missing.wav"
+    with pytest.raises(audio.AudioError) as err:
+        audio.load_audio(missing)
+    assert audio.message_for(missing, err.value) == str(err.value)
+    assert audio.message_for("a.wav", audio.TooShortError("Too short.")) == "a.wav: Too short."
