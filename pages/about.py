@@ -1,0 +1,66 @@
+"""About: what the models can and cannot do, the data, the licences."""
+
+import streamlit as st
+
+from ser import config
+from ser.evaluation import CITATION
+from ser.models import read_cards
+
+st.title("About this studio")
+
+st.markdown(f"""
+This studio guesses the emotion in a short stretch of speech with several models that
+share one recipe: a speech encoder (the *backbone*) turns the audio into frames of
+features, and a small attentive CNN head, trained here, turns those frames into
+probabilities for {len(config.EMOTIONS)} emotions: {", ".join(config.EMOTIONS)}.
+The fused verdict is the mean of the models' probabilities.
+""")
+
+st.subheader("What the models can and cannot do")
+st.markdown(f"""
+**They learned from acted speech, and only from that.** Every model was trained on the
+speech part of RAVDESS: 24 professional North-American actors (12 female, 12 male) saying
+two neutral English sentences ("Kids are talking by the door", "Dogs are sitting by the
+door") in {len(config.EMOTIONS)} emotions, at two intensities, in a quiet studio. (Each
+model's card, on the Compare page, says exactly which clips it saw.)
+
+- **What they handle best:** short (2 to 5 s) clips of clearly acted emotion in
+  English, recorded with a good microphone and little noise. The Compare page gives
+  the scores measured on actors each model never heard.
+- **Acted is not felt.** Acted emotion is usually more pronounced than everyday
+  emotion, so a live speaker often reads as *neutral* or *calm* whatever they feel.
+- **Another microphone, room or language is a different world.** Laptop microphones,
+  echo, background noise and compression change the sound the models rely on. Other
+  languages and accents, children's and elderly voices, and words other than the two
+  sentences were never seen in training.
+- **Eight fixed classes.** Mixed, subtle or other emotions (boredom, contempt,
+  sarcasm) are forced into one of the eight.
+- **Short windows.** Long recordings are cut into {config.WINDOW_S:g} s windows every
+  {config.HOP_S:g} s; each window is judged on its own.
+- **Not for decisions about people.** These are demonstration models of acted
+  speech: do not use them to judge anyone's mood, honesty, health or suitability.
+- **Silence is not classified.** When a clip holds less than
+  {config.VAD_MIN_SPEECH_S:g} s of voice, the studio says "no speech detected" instead
+  of guessing.
+""")
+
+st.subheader("The data: RAVDESS")
+st.markdown(f"""
+The Ryerson Audio-Visual Database of Emotional Speech and Song, released on Zenodo
+(record 1188976) under the Creative Commons Attribution-NonCommercial-ShareAlike 4.0
+licence (CC BY-NC-SA 4.0): free for non-commercial use with attribution, and
+derived material must be shared alike. The example clips in `examples/` are
+RAVDESS clips under the same licence. Please cite:
+
+> {CITATION}
+""")
+
+st.subheader("The backbones and their licences")
+lines = [f"- **{card['backbone']['name']}** (`{card['backbone']['id']}`): {card['backbone']['source']}"
+         for card in read_cards()]
+st.markdown("\n".join(lines) + """
+
+librosa, which computes the hand-crafted features, is ISC-licensed; CTranslate2, which
+runs the Whisper encoder, and ONNX Runtime, which runs WakeHuBERT-tiny, are MIT-licensed.
+The trained heads in `models/` are derived from RAVDESS (CC BY-NC-SA 4.0), so they carry
+its non-commercial, share-alike terms.""")

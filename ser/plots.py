@@ -1,0 +1,292 @@
+"""Plotly figures of a clip, an analysis and the models' evaluation reports.
+
+No Streamlit here: every function returns a ``go.Figure`` that any front end can
+show. All figures share one template with large fonts (the app is shown on
+projectors), the emotion order of ``config.EMOTIONS`` and the colours of
+``config.EMOTION_COLOURS``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.colors as pc
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ser import config, features
+from ser.inference import ClipAnalysis, Prediction
+
+FONT_SIZE = 18  # px; readable from the back of a room
+TITLE_SIZE = 22
+TEXT_COLOUR = "#1f2933"
+GRID_COLOUR = "#e4e7eb"
+NO_SPEECH_COLOUR = "#eceff1"
+# Models are told apart by colour where emotions sit on an axis (recall, per-actor charts).
+MODEL_COLOURS = {"mfcc": "#607d8b", "wav2vec2": "#00897b", "wakehubert": "#3949ab",
+                 "whisper": "#d81b60", "fused": "#212121"}
+FALLBACK_COLOURS = ("#6d4c41", "#f4511e", "#5e35b1", "#00acc1")
+# Magma with pure black at the bottom: Streamlit's chart frontend swaps the placeholder
+# colours #000001..#000009 for theme colours, and Magma starts at #000004 (silence turned violet).
+SPECTROGRAM_COLOURS = ["#000000", *pc.sequential.Magma[1:]]
+WAVEFORM_POINTS = 2_000  # envelope columns: keeps a 2-minute clip to a few thousand points
+HEATMAP_COLUMNS = 1_200  # time columns of the spectrogram and MFCC heatmaps
+
+TEMPLATE = go.layout.Template(
+    layout=go.Layout(
+        font=dict(family="Source Sans Pro, Helvetica, Arial, sans-serif", size=FONT_SIZE, color=TEXT_COLOUR),
+        title=dict(font=dict(size=TITLE_SIZE), x=0.0, xanchor="left"),
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        colorway=list(MODEL_COLOURS.values()),
+        # automargin: long tick labels ("surprised", actor names) push the margin out, never get cut
+        xaxis=dict(gridcolor=GRID_COLOUR, zerolinecolor=GRID_COLOUR, linecolor="#9aa5b1", ticks="outside",
+                   automargin=True),
+        yaxis=dict(gridcolor=GRID_COLOUR, zerolinecolor=GRID_COLOUR, linecolor="#9aa5b1", ticks="outside",
+                   automargin=True),
+        legend=dict(font=dict(size=FONT_SIZE - 2)),
+        hoverlabel=dict(font=dict(size=FONT_SIZE - 2)),
+        margin=dict(l=80, r=30, t=70, b=60),
+    )
+)
+
+
+def _styled(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(template=TEMPLATE, title_text=title, height=height)
+    fig.update_annotations(font_size=FONT_SIZE)  # subplot titles default to a smaller size
+    return fig
+
+
+def model_colour(model_id: str, position: int = 0) -> str:
+    """The colour of a model in every chart; unknown ids take a fallback by position."""
+    return MODEL_COLOURS.get(model_id, FALLBACK_COLOURS[position % len(FALLBACK_COLOURS)])
+
+
+# --- the signal -----------------------------------------------------------------------
+def waveform_envelope(audio: np.ndarray, n_points: int = WAVEFORM_POINTS):
+    """Min/max envelope of 16 kHz ``audio`` for plotting.
+
+    Returns ``(times_s, lower, upper)``, each of shape ``(n_columns,)`` with
+    ``n_columns <= n_points``; a short clip comes back sample by sample.
+    """
+    times_s = np.arange(len(audio)) / config.SAMPLE_RATE
+    if len(audio) <= n_points:
+        return times_s, audio, audio
+    per_column = int(np.ceil(len(audio) / n_points))
+    n_columns = len(audio) // per_column
+    blocks = audio[: n_columns * per_column].reshape(n_columns, per_column)
+    centres_s = (np.arange(n_columns) + 0.5) * per_column / config.SAMPLE_RATE
+    return centres_s, blocks.min(axis=1), blocks.max(axis=1)
+
+
+def _pool_columns(matrix: np.ndarray, max_columns: int = HEATMAP_COLUMNS):
+    """Average groups of time frames so ``matrix (n_rows, n_frames)`` has at most
+    ``max_columns`` columns; returns ``(pooled, centre time of each column in s)``."""
+    n_frames = matrix.shape[1]
+    per_column = max(1, int(np.ceil(n_frames / max_columns)))
+    n_columns = int(np.ceil(n_frames / per_column))
+    padded = np.pad(matrix, ((0, 0), (0, n_columns * per_column - n_frames)), mode="edge")
+    pooled = padded.reshape(matrix.shape[0], n_columns, per_column).mean(axis=2)
+    times_s = (np.arange(n_columns) * per_column + (per_column - 1) / 2) / features.FRAME_RATE_HZ
+    return pooled, times_s
+
+
+def signal_figure(audio: np.ndarray) -> go.Figure:
+    """Waveform, spectrogram (dB re peak, 0-8 kHz) and MFCCs of 16 kHz mono ``audio``
+    in three rows on one time axis in seconds."""
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        row_heights=[0.24, 0.42, 0.34],
+                        subplot_titles=("Waveform", "Spectrogram", "MFCC"))
+    times_s, lower, upper = waveform_envelope(audio)
+    fig.add_trace(go.Scatter(x=times_s, y=upper, mode="lines", line=dict(width=1, color="#3949ab"),
+                             hoverinfo="skip", showlegend=False), row=1, col=1)
+    fig.add_trace(go.Scatter(x=times_s, y=lower, mode="lines", line=dict(width=1, color="#3949ab"),
+                             fill="tonexty", fillcolor="rgba(57, 73, 171, 0.55)",
+                             hoverinfo="skip", showlegend=False), row=1, col=1)
+
+    spectrogram, spec_times_s = _pool_columns(features.stft_db(audio))
+    frequencies_hz = np.arange(spectrogram.shape[0]) * config.SAMPLE_RATE / config.N_FFT
+    fig.add_trace(go.Heatmap(z=spectrogram, x=spec_times_s, y=frequencies_hz, colorscale=SPECTROGRAM_COLOURS,
+                             zmin=-80, zmax=0, colorbar=_colourbar(fig, 2, "dB"),
+                             hovertemplate="%{x:.2f} s, %{y:.0f} Hz: %{z:.0f} dB<extra></extra>"),
+                  row=2, col=1)
+
+    coefficients = features.mfcc(features.log_mel(audio))
+    # Each coefficient is standardised over the clip: c0 (loudness) is ten times larger
+    # than the rest and would otherwise wash out the colour scale.
+    standardised = (coefficients - coefficients.mean(axis=1, keepdims=True)) / (
+        coefficients.std(axis=1, keepdims=True) + 1e-6)
+    mfcc_pooled, mfcc_times_s = _pool_columns(standardised)
+    fig.add_trace(go.Heatmap(z=mfcc_pooled, x=mfcc_times_s, y=np.arange(mfcc_pooled.shape[0]),
+                             colorscale="RdBu_r", zmid=0, zmin=-3, zmax=3,
+                             colorbar=_colourbar(fig, 3, "z"),
+                             hovertemplate="%{x:.2f} s, c%{y}: %{z:.1f}<extra></extra>"),
+                  row=3, col=1)
+
+    fig.update_yaxes(title_text="amplitude", row=1, col=1)
+    fig.update_yaxes(title_text="Hz", row=2, col=1)
+    fig.update_yaxes(title_text="coefficient", row=3, col=1)
+    fig.update_xaxes(title_text="time (s)", row=3, col=1)
+    fig.update_xaxes(range=[0, len(audio) / config.SAMPLE_RATE])
+    return _styled(fig, "The signal", 720)
+
+
+def _colourbar(fig: go.Figure, row: int, title: str) -> dict:
+    """A colour bar beside subplot ``row`` only (plotly puts every bar full height)."""
+    low, high = fig.layout[f"yaxis{row}"].domain
+    return dict(title=dict(text=title, side="right"), y=(low + high) / 2, len=high - low, thickness=16)
+
+
+# --- an analysis ------------------------------------------------------------------------
+def probabilities_figure(analysis: ClipAnalysis, names: dict[str, str] | None = None) -> go.Figure:
+    """Each model's class probabilities and the fused ones, one panel each, emotions in
+    ``config.EMOTIONS`` order. ``names`` maps model ids to panel titles."""
+    names = names or {}
+    panels: dict[str, Prediction] = dict(analysis.models)
+    if analysis.fused:
+        panels["fused"] = analysis.fused
+    titles = [names.get(model_id, model_id) for model_id in panels]
+    fig = make_subplots(rows=1, cols=max(1, len(panels)), shared_yaxes=True, horizontal_spacing=0.05,
+                        subplot_titles=[f"<b>{t}</b>" if model_id == "fused" else t
+                                        for model_id, t in zip(panels, titles)])
+    emotions = list(config.EMOTIONS)
+    for col, (model_id, prediction) in enumerate(panels.items(), start=1):
+        probs = [prediction.probs.get(e, 0.0) for e in emotions]
+        fig.add_trace(go.Bar(
+            x=probs, y=emotions, orientation="h", showlegend=False,
+            marker=dict(color=[config.EMOTION_COLOURS[e] for e in emotions],
+                        line=dict(width=[3 if e == prediction.label else 0 for e in emotions],
+                                  color=TEXT_COLOUR)),
+            text=[f"{p:.0%}" if p >= 0.05 else "" for p in probs], textposition="auto",
+            hovertemplate=f"{titles[col - 1]}<br>%{{y}}: %{{x:.1%}}<extra></extra>",
+        ), row=1, col=col)
+    # "0" rather than "0%": a panel's "100%" sits right beside the next panel's first tick
+    fig.update_xaxes(range=[0, 1], tickvals=[0, 0.5, 1], ticktext=["0", "50%", "100%"])
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=emotions)
+    return _styled(fig, "Probability of each emotion", 460)
+
+
+def _window_spans(analysis: ClipAnalysis) -> list[tuple[float, float]]:
+    """Bar span (s) of each timeline window: from the midpoint with its left
+    neighbour's centre to the midpoint with its right one's, so the overlapping
+    windows tile the clip without overlapping on the chart."""
+    centres = [(w.start_s + w.end_s) / 2 for w in analysis.timeline]
+    edges = [analysis.timeline[0].start_s]
+    edges += [(a + b) / 2 for a, b in zip(centres, centres[1:])]
+    edges.append(analysis.timeline[-1].end_s)
+    return list(zip(edges, edges[1:]))
+
+
+def _time_step_s(duration_s: float, max_ticks: int = 12) -> float:
+    """A round tick spacing in seconds for a time axis (plotly's own choice on few wide
+    bars lands on the bars' centres, e.g. 1.1 and 3.3)."""
+    steps = (0.5, 1, 2, 5, 10, 15, 30, 60)
+    return next((step for step in steps if duration_s / step <= max_ticks),
+                60.0 * np.ceil(duration_s / max_ticks / 60))  # whole minutes for very long clips
+
+
+def timeline_figure(analysis: ClipAnalysis) -> go.Figure | None:
+    """The fused probabilities of each window over time as stacked bars (one colour
+    per emotion); windows without speech are gaps. None for a clip of one window."""
+    if not analysis.timeline:
+        return None
+    spans = _window_spans(analysis)
+    centres = [(a + b) / 2 for a, b in spans]
+    widths = [b - a for a, b in spans]
+    fig = go.Figure()
+    for emotion in config.EMOTIONS:
+        fig.add_trace(go.Bar(
+            name=emotion, x=centres, width=widths, marker_color=config.EMOTION_COLOURS[emotion],
+            y=[w.fused.probs[emotion] if w.fused else None for w in analysis.timeline],
+            customdata=[[w.start_s, w.end_s] for w in analysis.timeline],
+            hovertemplate="%{customdata[0]:.1f}-%{customdata[1]:.1f} s: " + emotion
+                          + " %{y:.0%}<extra></extra>",
+        ))
+    silent = [i for i, w in enumerate(analysis.timeline) if not w.fused]
+    if silent:
+        fig.add_trace(go.Bar(
+            name="no speech", x=[centres[i] for i in silent], width=[widths[i] for i in silent],
+            y=[1.0] * len(silent), marker=dict(color=NO_SPEECH_COLOUR, pattern_shape="/",
+                                               pattern_fgcolor="#b0bec5"),
+            hovertemplate="%{x:.1f} s: no speech<extra></extra>",
+        ))
+    # Legend top to bottom in the order of the stack, top to bottom.
+    fig.update_layout(barmode="stack", bargap=0, legend=dict(traceorder="reversed"))
+    fig.update_xaxes(title_text="time (s)", range=[0, analysis.duration_s], tick0=0,
+                     dtick=_time_step_s(analysis.duration_s))
+    fig.update_yaxes(title_text="fused probability", range=[0, 1], tickformat=".0%")
+    return _styled(fig, f"Emotion over time ({config.WINDOW_S:g} s windows every {config.HOP_S:g} s)", 420)
+
+
+# --- evaluation reports ------------------------------------------------------------------
+def confusion_figure(report: dict, title: str) -> go.Figure:
+    """Confusion matrix of an ``evaluation.score`` report: rows the true emotion,
+    columns the predicted one; colour is the share of the row (darkest: 100 %),
+    text the clip count."""
+    labels = report["labels"]
+    counts = np.asarray(report["confusion"], dtype=float)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    # No colour bar: the matrices sit side by side and every pixel goes to the cells.
+    fig = go.Figure(go.Heatmap(
+        z=shares, x=labels, y=labels, zmin=0, zmax=1, colorscale="Blues", showscale=False,
+        text=counts.astype(int), texttemplate="%{text}", textfont=dict(size=FONT_SIZE - 3),
+        hovertemplate="true %{y}, predicted %{x}: %{text} clips (%{z:.0%} of the row)<extra></extra>",
+    ))
+    fig.update_xaxes(title_text="predicted", tickangle=-45, showgrid=False, tickvals=labels)
+    fig.update_yaxes(title_text="true", autorange="reversed", showgrid=False, tickvals=labels)
+    return _styled(fig, title, 600)
+
+
+def per_class_recall_figure(reports: dict[str, dict], names: dict[str, str] | None = None) -> go.Figure:
+    """Recall of each emotion, one bar per model (``reports``: model id -> report)."""
+    names = names or {}
+    fig = go.Figure()
+    for position, (model_id, report) in enumerate(reports.items()):
+        recalls = [report["per_class_recall"].get(e) for e in config.EMOTIONS]
+        fig.add_trace(go.Bar(name=names.get(model_id, model_id), x=list(config.EMOTIONS), y=recalls,
+                             marker_color=model_colour(model_id, position),
+                             hovertemplate="%{x}: %{y:.0%}<extra>" + names.get(model_id, model_id) + "</extra>"))
+    fig.add_hline(y=1 / len(config.EMOTIONS), line_dash="dot", line_color="#7b8794")
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1,
+                                                   xanchor="right"))
+    fig.update_yaxes(title_text="recall", range=[0, 1], tickformat=".0%")
+    return _styled(fig, "Recall per emotion (cross-validated; dotted line: chance)", 460)
+
+
+def per_actor_figure(reports: dict[str, dict], names: dict[str, str] | None = None) -> go.Figure:
+    """Accuracy on each held-out actor, one marker per model: how much it varies by speaker."""
+    names = names or {}
+    fig = go.Figure()
+    symbols = ("circle", "diamond", "square", "triangle-up", "x")
+    for position, (model_id, report) in enumerate(reports.items()):
+        accuracy = report.get("per_actor_accuracy", {})
+        fig.add_trace(go.Scatter(
+            name=names.get(model_id, model_id), x=list(accuracy), y=list(accuracy.values()),
+            mode="markers+lines", line=dict(width=1, dash="dot"),
+            marker=dict(size=13, symbol=symbols[position % len(symbols)],
+                        color=model_colour(model_id, position)),
+            hovertemplate="actor %{x}: %{y:.0%}<extra>" + names.get(model_id, model_id) + "</extra>",
+        ))
+    fig.update_xaxes(title_text="actor (odd: male, even: female)", type="category")
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%")
+    fig.update_layout(legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
+    return _styled(fig, "Accuracy per actor (each tested while held out)", 440)
+
+
+def class_balance_figure(clips: pd.DataFrame, column: str) -> go.Figure:
+    """Number of clips per value of ``column`` of a dataset index; emotions keep
+    their order and colours, other values are sorted."""
+    counts = clips[column].value_counts()
+    if column == "emotion":
+        counts = counts.reindex(list(config.EMOTIONS), fill_value=0)
+        colours = [config.EMOTION_COLOURS[e] for e in counts.index]
+    else:
+        counts = counts.sort_index()
+        colours = "#3949ab"
+    labels = [f"{v:02d}" if isinstance(v, (int, np.integer)) else str(v) for v in counts.index]
+    fig = go.Figure(go.Bar(x=labels, y=counts.to_numpy(), marker_color=colours, text=counts.to_numpy(),
+                           textposition="outside", cliponaxis=False,
+                           hovertemplate="%{x}: %{y} clips<extra></extra>"))
+    fig.update_xaxes(type="category", title_text=column, tickangle=-40 if column == "emotion" else None)
+    fig.update_yaxes(title_text="clips", rangemode="tozero")
+    return _styled(fig, f"Clips per {column}", 380)

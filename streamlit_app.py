@@ -1,0 +1,17 @@
+"""Speech emotion recognition studio: ``streamlit run streamlit_app.py``.
+
+This file only declares the pages; each page lays out widgets and calls ``ser``.
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="Speech Emotion Studio", page_icon="🎙️", layout="wide")
+
+pages = [
+    st.Page("pages/live.py", title="Live", icon="🎙️", default=True),
+    st.Page("pages/upload.py", title="Upload", icon="📁"),
+    st.Page("pages/compare.py", title="Compare models", icon="📊"),
+    st.Page("pages/dataset.py", title="Dataset", icon="🗂️"),
+    st.Page("pages/about.py", title="About", icon="ℹ️"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,12 @@
+"""Showing the library's plotly figures the same way on every page."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+def show_figure(fig: go.Figure, key: str | None = None) -> None:
+    """Full-width chart in the figure's own template (``theme=None``: Streamlit's
+    theme would replace ``ser.plots``' fonts and colours)."""
+    st.plotly_chart(fig, theme=None, key=key, config=PLOTLY_CONFIG)
