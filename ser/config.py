@@ -50,15 +50,17 @@ def feature_parameters() -> dict:
 
 
 # --- models: one recipe per backbone kind (docs/experiments.md says why) ----------
+ENSEMBLE = {"n_members": 3}  # three seeds averaged: steadier than one head (experiments.md)
 RECIPES = {
-    "mfcc": {"name": "MFCC + attentive CNN head", "head": {}, "train": {}},
-    "wakehubert": {"name": "WakeHuBERT-tiny + attentive CNN head", "head": {}, "train": {}},
-    "wav2vec2": {"name": "Wav2Vec2 layers + attentive CNN head", "head": {}, "train": {}},
-    "whisper": {"name": "Whisper tiny.en encoder + attentive CNN head", "head": {}, "train": {},
+    "mfcc": {"name": "MFCC + attentive CNN head", "head": {}, "train": ENSEMBLE},
+    "wakehubert": {"name": "WakeHuBERT-tiny + attentive CNN head", "head": {}, "train": ENSEMBLE},
+    "wav2vec2": {"name": "Wav2Vec2 layers + attentive CNN head", "head": {}, "train": ENSEMBLE},
+    "whisper": {"name": "Whisper tiny.en encoder + attentive CNN head", "head": {}, "train": ENSEMBLE,
                 "backbone": {"pad_to_30s": False}},
 }
 
-# --- inference ----------------------------------------------------------------
+# --- inference ------------------------------------------------------------------
+MIN_FUSION_WEIGHT = 0.01  # a model's least say in the fused verdict (see inference.fusion_weight)
 WINDOW_S = 4.0  # clips longer than this also get a per-window timeline
 HOP_S = 2.0
 

@@ -1,0 +1,242 @@
+"""End to end in a real browser: headless Chromium, with a fake microphone playing
+a RAVDESS clip, drives a running app through the Upload and Live pages.
+
+Uses the system's Chromium (Debian package ``chromium``), never a downloaded
+browser. Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import soxr
+
+from ser import config
+from ser.models import read_cards
+from ui.resources import short_name
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists() and os.environ.get("CI") != "true":
+    pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); CI always runs these tests",
+                allow_module_level=True)
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402 -- after the skip
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = config.PROJECT_DIR / "test-artifacts"
+CLIP = config.EXAMPLES_DIR / "03-01-05-02-01-01-03.flac"  # angry, 4.4 s: long enough for a timeline
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SERVER_START_S = 90  # cold start on two busy cores, models excluded (they load on first page)
+RESULT_S = 120  # models loading on first use, then an analysis, on shared CPUs
+LIVE_S = 60  # from START to the first live predictions
+
+TAKE_8S = re.compile(r"(?<![\d.])([89]|[1-9]\d+)\.\d s recorded")  # the live view's counter at 8 s or more
+EMOTION = re.compile("|".join(config.EMOTIONS))
+WEBRTC_IFRAME = "iframe[title*='streamlit_webrtc']"
+PLOTLY = "[data-testid='stPlotlyChart']"
+APP_ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
+
+
+def short_names() -> list[str]:
+    """The names the app shows for the shipped models."""
+    return [short_name(card) for card in read_cards()]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """A ``streamlit run`` of the app on a free local port; its log goes to test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in (config.LIVE_WEBRTC_ENV, config.ICE_SERVERS_ENV)}
+    url = f"http://127.0.0.1:{port}"
+    with open(ARTIFACTS / "streamlit.log", "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+            cwd=config.PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_healthy(server, url)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def wait_until_healthy(server: subprocess.Popen, url: str) -> None:
+    deadline = time.monotonic() + SERVER_START_S
+    while server.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"streamlit did not answer /_stcore/health within {SERVER_START_S} s")
+        time.sleep(0.5)
+    pytest.fail(f"streamlit exited with code {server.returncode}: see {ARTIFACTS / 'streamlit.log'}")
+
+
+@pytest.fixture(scope="session")
+def microphone_wav(tmp_path_factory) -> Path:
+    """The example clip as the 48 kHz 16-bit WAV Chromium's fake microphone plays (in a loop)."""
+    if not CLIP.is_file():
+        pytest.fail(f"{CLIP} is missing: the browser tests speak this example clip into the microphone")
+    audio, rate = sf.read(CLIP, dtype="float32")
+    path = tmp_path_factory.mktemp("microphone") / "speech-48k.wav"
+    sf.write(path, soxr.resample(audio, rate, 48_000).clip(-1, 1), 48_000, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser_context(tmp_path_factory, microphone_wav):
+    """Headless system Chromium, fresh profile, microphone allowed and fed from ``microphone_wav``."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is absent: CI must install the Debian chromium package")
+    args = CHROMIUM_ARGS + [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={microphone_wav}",
+    ]
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tmp_path_factory.mktemp("chromium-profile"), executable_path=str(CHROMIUM), headless=True,
+            args=args, viewport={"width": 1440, "height": 1000},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    """The whole page as ``test-artifacts/<name>.png``.
+
+    Streamlit scrolls inside its main pane, not the document, so a full-page
+    screenshot would stop at the window: the window is stretched to the pane's
+    height for the shot instead.
+    """
+    size = page.viewport_size
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight ?? 0")
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 8_000)})
+    page.wait_for_timeout(500)  # charts redraw at the new size
+    page.screenshot(path=ARTIFACTS / f"{name}.png")
+    page.set_viewport_size(size)
+
+
+@pytest.fixture
+def page(browser_context, request):
+    """A new tab; its final state is saved as ``test-artifacts/<test>-final.png``, pass or fail."""
+    tab = browser_context.new_page()
+    tab.set_default_timeout(30_000)
+    yield tab
+    try:
+        screenshot(tab, f"{request.node.name}-final")
+    finally:
+        tab.close()
+
+
+def open_app(page: Page, url: str) -> None:
+    """Load a page; each test then waits for its first widget, which appears once the models
+    are loaded (the first visit in a server process loads them)."""
+    page.goto(url)
+    expect(page.locator("[data-testid='stApp']"), f"the Streamlit app did not load at {url}").to_be_visible()
+
+
+def wait_for(page: Page, target, what: str, timeout_s: float) -> None:
+    """Wait for ``target`` to show; fail at once, quoting the app, if it shows an error instead."""
+    errors = page.locator(APP_ERRORS)
+    expect(target.or_(errors).first, f"{what} did not appear within {timeout_s:g} s").to_be_visible(
+        timeout=timeout_s * 1000)
+    if errors.count():
+        pytest.fail(f"{what}: the app shows an error instead: {errors.first.inner_text()}")
+
+
+def expect_result_panel(panel, what: str, n_plots: int) -> None:
+    """A render_analysis panel: the fused verdict, every model's verdict and at least ``n_plots`` charts."""
+    wait_for(panel.page, panel.get_by_text("Fused verdict"), f"{what}: the fused verdict", RESULT_S)
+    names = short_names()
+    for name in names:
+        expect(panel, f"{what}: no prediction from {name}").to_contain_text(name)
+    verdicts = panel.locator("[data-testid='stMetricValue']")
+    expect(verdicts, f"{what}: expected the fused and {len(names)} model verdicts").to_have_count(
+        len(names) + 1)
+    for i in range(len(names) + 1):
+        expect(verdicts.nth(i), f"{what}: a verdict names no emotion").to_contain_text(EMOTION)
+    charts = panel.locator(PLOTLY)
+    expect(charts.nth(n_plots - 1), f"{what}: fewer than {n_plots} plotly charts").to_be_visible()
+
+
+def test_upload_page_analyses_a_clip(page, app_url):
+    # Through the sidebar, as a user would: with a pages/ folder beside the entry script, a
+    # first visit straight to /upload runs the page on its own, without st.navigation.
+    open_app(page, app_url)
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Upload").click()
+    uploader = page.locator("[data-testid='stFileUploader']").first
+    wait_for(page, uploader, "the Upload page's file uploader", RESULT_S)
+    uploader.locator("input[type=file]").set_input_files(CLIP)
+    # Probabilities, timeline (the clip is longer than one window) and the signal figure.
+    expect_result_panel(page.locator("[data-testid='stMain']"), "Upload", 3)
+    screenshot(page, "upload")
+
+
+def test_live_stream_predicts_while_playing_and_analyses_the_take(page, app_url):
+    open_app(page, app_url)
+    wait_for(page, page.locator(WEBRTC_IFRAME), "the streamlit-webrtc component", RESULT_S)
+    page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="START").click()
+
+    view = page.locator(".st-key-live-view")
+    wait_for(page, view.get_by_text("Listening"), "the live view after START", LIVE_S)
+    for name in short_names():
+        expect(view, f"no live prediction from {name} while the microphone plays").to_contain_text(
+            name, timeout=LIVE_S * 1000)
+    screenshot(page, "live-playing")
+    # Two loops of the clip: a take longer than one analysis window gets a timeline too.
+    expect(view, "the take did not reach 8 s").to_contain_text(TAKE_8S, timeout=LIVE_S * 1000)
+
+    page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="STOP").click()
+    take = page.locator(".st-key-live-take")
+    expect(take, "no take after STOP").to_contain_text("Your take", timeout=30_000)
+    expect(take.get_by_role("button", name="Download the take (WAV)")).to_be_visible()
+    expect_result_panel(take, "Live take", 3)  # probabilities, timeline, signal
+    screenshot(page, "live-take")
+
+
+def test_one_clip_recorded_from_the_microphone_is_analysed(page, app_url):
+    open_app(page, app_url)
+    tab = page.get_by_role("tab", name="One clip")
+    wait_for(page, tab, "the 'One clip' tab of the Live page", RESULT_S)
+    tab.click()
+    page.locator("[data-testid='stAudioInputActionButton']").click()
+    stop = page.get_by_role("button", name="Stop recording")
+    expect(stop, "the recorder did not start").to_be_visible(timeout=15_000)
+    page.wait_for_timeout(4_000)  # past the clip's leading silence and into its speech
+    stop.click()
+    result = page.locator(".st-key-live-clip-result")
+    expect_result_panel(result, "One clip", 2)  # probabilities and signal (a timeline only past 4 s)
+    screenshot(page, "one-clip")
