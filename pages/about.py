@@ -13,7 +13,7 @@ This studio guesses the emotion in a short stretch of speech with several models
 share one recipe: a speech encoder (the *backbone*) turns the audio into frames of
 features, and a small attentive CNN head, trained here, turns those frames into
 probabilities for {len(config.EMOTIONS)} emotions: {", ".join(config.EMOTIONS)}.
-The fused verdict is the mean of the models' probabilities.
+The fused verdict averages the models' probabilities, each weighted by how far its cross-validated UAR is above chance, so the strongest model counts most.
 """)
 
 st.subheader("What the models can and cannot do")
@@ -60,7 +60,8 @@ lines = [f"- **{card['backbone']['name']}** (`{card['backbone']['id']}`): {card[
          for card in read_cards()]
 st.markdown("\n".join(lines) + """
 
-librosa, which computes the hand-crafted features, is ISC-licensed; CTranslate2, which
-runs the Whisper encoder, and ONNX Runtime, which runs WakeHuBERT-tiny, are MIT-licensed.
+librosa, which computes the hand-crafted features, is ISC-licensed; the Whisper encoder runs
+in PyTorch through transformers (Apache-2.0), its weights read from the CTranslate2 file;
+ONNX Runtime, which runs WakeHuBERT-tiny, is MIT-licensed.
 The trained heads in `models/` are derived from RAVDESS (CC BY-NC-SA 4.0), so they carry
 its non-commercial, share-alike terms.""")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs, once; a second run is a no-op.
 #   scripts/setup.sh          Python packages into .venv
-#   scripts/setup.sh --system also Debian's chromium + chromium-driver (browser tests)
+#   scripts/setup.sh --system also Debian's chromium, chromium-driver and an emoji font (browser tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,10 +9,11 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 STAMP=$VENV/.installed
 
-if [[ "${1:-}" == "--system" ]] && ! command -v chromium >/dev/null; then
+DEBIAN_PACKAGES=(chromium chromium-driver fonts-noto-color-emoji)
+if [[ "${1:-}" == "--system" ]] && ! dpkg -s "${DEBIAN_PACKAGES[@]}" >/dev/null 2>&1; then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
   $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${DEBIAN_PACKAGES[@]}" >/dev/null
 fi
 
 # Reinstall only when a requirements file changed since the last install.

@@ -17,7 +17,8 @@ from ser import config, evaluation, featurestore
 from ser.backbones import get_backbone
 from ser.dataset import index_dataset, speech_only
 from ser.heads import HeadConfig
-from ser.models import save_model
+from ser.inference import fusion_weight
+from ser.models import read_card, save_model
 from ser.training import TrainConfig, cross_validate, fit_ensemble
 
 CV_PREDICTIONS_FILE = "cv_predictions.csv"
@@ -143,17 +144,21 @@ def train_model(kind: str, data: LabelledData, models_dir: Path = config.MODELS_
 
 
 def fused_cv(models_dir: Path = config.MODELS_DIR) -> dict | None:
-    """Cross-validation report of the models' fused verdict (mean of probabilities), from
-    each model's saved out-of-fold predictions; None when fewer than two models have them."""
-    frames = [pd.read_csv(p) for p in sorted(Path(models_dir).glob(f"*/{CV_PREDICTIONS_FILE}"))]
-    if len(frames) < 2:
+    """Cross-validation report of the models' fused verdict, from each model's saved
+    out-of-fold predictions, weighted as in the app (``inference.fusion_weight``); None
+    when fewer than two models have such predictions for the same clips."""
+    folders = [p.parent for p in sorted(Path(models_dir).glob(f"*/{CV_PREDICTIONS_FILE}"))]
+    if len(folders) < 2:
         return None
     emotions = list(config.EMOTIONS)
-    frames = [f.sort_values("file").reset_index(drop=True) for f in frames]
+    frames = [pd.read_csv(f / CV_PREDICTIONS_FILE).sort_values("file").reset_index(drop=True)
+              for f in folders]
     if any(not f["file"].equals(frames[0]["file"]) for f in frames):
         return None  # models cross-validated on different clips cannot be fused clip by clip
-    probs = np.mean([f[emotions].to_numpy() for f in frames], axis=0)
+    weights = [fusion_weight(read_card(f)) for f in folders]
+    probs = np.average([f[emotions].to_numpy() for f in frames], axis=0, weights=weights)
     truth = frames[0]["emotion"].map(emotions.index).to_numpy()
     report = evaluation.score(truth, probs.argmax(1), frames[0]["actor"].to_numpy())
     report["folds"] = f"{evaluation.N_FOLDS} folds by actor, each actor tested once"
+    report["models"] = {f.name: round(w, 4) for f, w in zip(folders, weights)}
     return report

@@ -75,8 +75,8 @@ class EmotionHead(nn.Module):
         self.context = nn.Conv1d(
             config.hidden, config.hidden, config.kernel_size, padding=config.kernel_size // 2
         )
-        # Per-frame normalisation: unlike batch norm, it never mixes in padded frames.
-        self.norm = nn.LayerNorm(config.hidden)
+        # Batch statistics over real frames only (see ``forward``), never padding.
+        self.norm = nn.BatchNorm1d(config.hidden)
         self.attention = nn.Sequential(
             nn.Linear(config.hidden, config.hidden // 2), nn.Tanh(), nn.Linear(config.hidden // 2, 1)
         )
@@ -100,7 +100,8 @@ class EmotionHead(nn.Module):
             x = x - (x * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1.0)
         # Padded frames are zeroed before the convolution so they never reach real ones.
         h = self.project(x) * m
-        h = self.norm(nn.functional.gelu(self.context(h.transpose(1, 2)).transpose(1, 2)))
+        h = nn.functional.gelu(self.context(h.transpose(1, 2)).transpose(1, 2))
+        h = h.masked_scatter(mask[..., None], self.norm(h[mask]))
         scores = self.attention(h).masked_fill(~mask[..., None], float("-inf"))
         weights = torch.softmax(scores, dim=1)
         return self.classifier(masked_mean_std(h, weights))

@@ -86,13 +86,31 @@ class ClipAnalysis:
         return rows
 
 
-def fuse(predictions: list[Prediction]) -> Prediction | None:
-    """The models' verdict together: the mean of their probabilities."""
+def fusion_weight(card: dict) -> float:
+    """How much a model counts in the fused verdict: its cross-validated UAR above chance.
+
+    A fixed rule read from the card, not weights fitted to predictions, so the fused
+    cross-validation figure stays honest. Equal weights let the weak models outvote
+    the strong one (measured: docs/experiments.md). A model without CV counts as
+    barely above chance.
+    """
+    chance = 1.0 / len(card["labels"])
+    uar = (card.get("cv") or {}).get("uar", chance)
+    return max(uar - chance, config.MIN_FUSION_WEIGHT)
+
+
+def fuse(predictions: list[Prediction], weights: list[float] | None = None) -> Prediction | None:
+    """The models' verdict together: the weighted mean of their probabilities."""
     if not predictions:
         return None
     labels = list(predictions[0].probs)
-    mean = np.mean([[p.probs[k] for k in labels] for p in predictions], axis=0)
+    mean = np.average([[p.probs[k] for k in labels] for p in predictions], axis=0, weights=weights)
     return Prediction(dict(zip(labels, mean.tolist())))
+
+
+def _fuse_models(predictions: dict[str, Prediction], models: list[EmotionModel]) -> Prediction | None:
+    weights = {m.id: fusion_weight(m.card) for m in models}
+    return fuse(list(predictions.values()), [weights[k] for k in predictions])
 
 
 def _prediction(model: EmotionModel, frames: np.ndarray) -> Prediction:
@@ -116,7 +134,7 @@ def analyse(audio: np.ndarray, models: list[EmotionModel]) -> ClipAnalysis:
     if duration_s > config.WINDOW_S:
         timeline = [_window(audio, start, end, offset_s, models, frames)
                     for start, end in audio_io.windows(len(audio))]
-    return ClipAnalysis(duration_s, True, activity.speech_s, clip, fuse(list(clip.values())), timeline)
+    return ClipAnalysis(duration_s, True, activity.speech_s, clip, _fuse_models(clip, models), timeline)
 
 
 def _window(audio, start, end, offset_s, models, frames) -> WindowPrediction:
@@ -130,7 +148,7 @@ def _window(audio, start, end, offset_s, models, frames) -> WindowPrediction:
         hi = min(frames[m.id].shape[1], int(np.ceil((end_s - offset_s) * rate)))
         if hi - lo >= 2:
             preds[m.id] = _prediction(m, frames[m.id][:, lo:hi])
-    return WindowPrediction(start_s, end_s, bool(preds), preds, fuse(list(preds.values())))
+    return WindowPrediction(start_s, end_s, bool(preds), preds, _fuse_models(preds, models))
 
 
 def warm_up(models: list[EmotionModel]) -> None:

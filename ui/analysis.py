@@ -82,7 +82,7 @@ def _headline(analysis: ClipAnalysis, names: dict[str, str]) -> None:
     """The fused verdict, each model's verdict, and how far they agree."""
     columns = st.columns([1.4] + [1] * len(analysis.models))
     _verdict_metric(columns[0], "Fused verdict", analysis.fused.label, analysis.fused.confidence,
-                    help="The mean of the models' probabilities.")
+                    help="The models' probabilities averaged, each weighted by its cross-validated UAR above chance.")
     agreeing = set(analysis.agreeing_models)
     for column, (model_id, prediction) in zip(columns[1:], analysis.models.items()):
         _verdict_metric(column, names.get(model_id, model_id), prediction.label, prediction.confidence)

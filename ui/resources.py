@@ -43,7 +43,7 @@ def short_name(card: dict) -> str:
 
 def model_names(models: list[EmotionModel]) -> dict[str, str]:
     """Model id -> short display name, plus the fused verdict's name."""
-    return {**{m.id: short_name(m.card) for m in models}, "fused": "Fused (mean)"}
+    return {**{m.id: short_name(m.card) for m in models}, "fused": "Fused"}
 
 
 @st.cache_data(ttl=DATASET_INDEX_TTL_S, show_spinner="Indexing the RAVDESS folder…")
