@@ -4,6 +4,7 @@ import streamlit as st
 
 from ser import plots
 from ser.evaluation import CITATION, NOT_CROSS_VALIDATED, scores_table
+from ser.experiment import fused_cv
 from ser.models import read_cards
 from ui.charts import show_figure
 from ui.resources import short_name
@@ -30,6 +31,9 @@ if not cards:
     st.error("No trained models were found in `models/`.")
     st.stop()
 names = {card["id"]: short_name(card) for card in cards}
+fused = fused_cv()  # from the out-of-fold predictions saved beside each model
+if fused:
+    names["fused"] = "Fused (UAR-weighted)"
 
 st.subheader("Scores")
 st.caption("Speaker-independent cross-validation on RAVDESS: the actors are split into folds and "
@@ -37,10 +41,11 @@ st.caption("Speaker-independent cross-validation on RAVDESS: the actors are spli
            "per-emotion recalls (chance: 12.5 %).")
 percent = st.column_config.NumberColumn(format="percent")
 # Score columns that no card fills are dropped: the evaluation column says why.
-st.dataframe(scores_table(cards).dropna(axis="columns", how="all"), hide_index=True,
+fused_card = [{"name": names["fused"], "cv": fused}] if fused else []
+st.dataframe(scores_table(cards + fused_card).dropna(axis="columns", how="all"), hide_index=True,
              column_config={"accuracy": percent, "UAR": percent, "macro-F1": percent})
 
-reports = {card["id"]: card["cv"] for card in cards if card.get("cv")}
+reports = {card["id"]: card["cv"] for card in cards if card.get("cv")} | ({"fused": fused} if fused else {})
 missing = [names[card["id"]] for card in cards if not card.get("cv")]
 if missing:
     consequence = ("they are left out of the charts below" if reports else

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import ser.experiment
 import ser.models
 from ser import config
 from ser.audio import to_wav_bytes
@@ -88,7 +89,8 @@ def test_example_button_analyses_the_example():
 def test_compare_page_has_a_row_per_model():
     at = run_page("compare.py")
     table = at.dataframe[0].value
-    assert list(table["model"]) == [card["name"] for card in ser.models.read_cards()]
+    # Every model, then the fused verdict cross-validated from their out-of-fold predictions.
+    assert list(table["model"]) == [card["name"] for card in ser.models.read_cards()] + ["Fused (UAR-weighted)"]
     uncrossed = [card for card in ser.models.read_cards() if not card.get("cv")]
     assert (table["evaluation"] == "not cross-validated").sum() == len(uncrossed)
     assert any("distilled from HuBERT-base" in m.value for m in at.markdown)
@@ -102,6 +104,7 @@ def test_compare_page_plots_cross_validated_cards(monkeypatch):
               "confusion": (np.eye(8, dtype=int) * 5 + 5).tolist(), "folds": "5 folds by actor"}
     cards = [{**card, "cv": report if i == 0 else None} for i, card in enumerate(ser.models.read_cards())]
     monkeypatch.setattr(ser.models, "read_cards", lambda: cards)
+    monkeypatch.setattr(ser.experiment, "fused_cv", lambda: None)
     at = run_page("compare.py")
     assert at.dataframe[0].value["accuracy"].iloc[0] == 0.5
     assert len(chart_titles(at)) == 3  # one confusion matrix, per-class recall, per-actor

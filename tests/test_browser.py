@@ -240,3 +240,17 @@ def test_one_clip_recorded_from_the_microphone_is_analysed(page, app_url):
     result = page.locator(".st-key-live-clip-result")
     expect_result_panel(result, "One clip", 2)  # probabilities and signal (a timeline only past 4 s)
     screenshot(page, "one-clip")
+
+
+@pytest.mark.parametrize("title, heading", [
+    ("Compare models", "Compare the models"),
+    ("Dataset", "Dataset"),
+    ("About", "About"),
+])
+def test_other_pages_render_without_error(page, app_url, title, heading):
+    open_app(page, app_url)
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
+    wait_for(page, page.get_by_role("heading", name=heading).first, f"the {title} page", RESULT_S)
+    if title == "Compare models":
+        expect(page.locator(PLOTLY).first, "no chart on the Compare page").to_be_visible()
+    screenshot(page, title.lower().replace(" ", "-"))
