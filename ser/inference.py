@@ -132,8 +132,8 @@ def analyse(audio: np.ndarray, models: list[EmotionModel]) -> ClipAnalysis:
     clip = {m.id: _prediction(m, frames[m.id]) for m in models}
     timeline = []
     if duration_s > config.WINDOW_S:
-        timeline = [_window(audio, start, end, offset_s, models, frames)
-                    for start, end in audio_io.windows(len(audio))]
+        timeline = [_window(audio, w_start, w_end, offset_s, models, frames)
+                    for w_start, w_end in audio_io.windows(len(audio))]
     return ClipAnalysis(duration_s, True, activity.speech_s, clip, _fuse_models(clip, models), timeline)
 
 
@@ -154,9 +154,9 @@ def _window(audio, start, end, offset_s, models, frames) -> WindowPrediction:
 def warm_up(models: list[EmotionModel]) -> None:
     """Analyse two seconds of a synthetic voiced sound with every model.
 
-    The first call of each backbone pays for lazy set-up (ONNX Runtime and
-    CTranslate2 sessions, librosa filter banks); doing it at load time keeps that
-    cost away from the user's first clip.
+    The first call of each backbone pays for lazy set-up (the ONNX Runtime
+    session, PyTorch kernels, librosa's filter banks and compiled helpers); doing it
+    at load time keeps that cost away from the user's first clip.
     """
     times_s = np.arange(2 * config.SAMPLE_RATE) / config.SAMPLE_RATE
     voiced = (times_s > 0.5) & (times_s < 1.5)  # silence either side, so the speech detector fires
