@@ -212,13 +212,15 @@ def to_wav_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
     return buffer.getvalue()
 
 
-def speech_span(audio: np.ndarray, margin_s: float = 0.1) -> tuple[int, int]:
+def speech_span(audio: np.ndarray, margin_s: float = 0.1,
+                activity: SpeechActivity | None = None) -> tuple[int, int]:
     """Start and end sample from the first to the last speech frame, ``margin_s`` each side.
 
-    With no detected speech the span is the whole clip: the caller decides what
-    "no speech" means for it.
+    ``activity`` is ``speech_activity(audio)`` when the caller already has it. With no
+    detected speech the span is the whole clip: the caller decides what "no speech"
+    means for it.
     """
-    activity = speech_activity(audio)
+    activity = activity or speech_activity(audio)
     voiced = np.flatnonzero(activity.mask)
     if not activity.has_speech or len(voiced) == 0:
         return 0, len(audio)

@@ -126,7 +126,7 @@ def analyse(audio: np.ndarray, models: list[EmotionModel]) -> ClipAnalysis:
     activity = audio_io.speech_activity(audio)
     if not activity.has_speech:
         return ClipAnalysis(duration_s, False, activity.speech_s, {}, None, [])
-    start, end = audio_io.speech_span(audio)
+    start, end = audio_io.speech_span(audio, activity=activity)
     offset_s = start / config.SAMPLE_RATE
     frames = {m.id: m.frames(audio[start:end]) for m in models}
     clip = {m.id: _prediction(m, frames[m.id]) for m in models}
