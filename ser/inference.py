@@ -15,10 +15,15 @@ from ser import audio as audio_io
 from ser import config
 from ser.models import EmotionModel
 
+FUSED = "fused"  # the key of the fused verdict beside the model ids
+
 
 @dataclass(frozen=True)
 class Prediction:
     probs: dict[str, float]  # emotion -> probability, in config.EMOTIONS order
+    # True when the top probability is below the model's calibrated threshold: the
+    # reading is shown as a question ("angry or sad?"), not a verdict.
+    unsure: bool = False
 
     @property
     def label(self) -> str:
@@ -28,8 +33,13 @@ class Prediction:
     def confidence(self) -> float:
         return self.probs[self.label]
 
+    @property
+    def runner_up(self) -> str:
+        """The second most likely emotion: what an unsure reading hesitates between."""
+        return sorted(self.probs, key=self.probs.get, reverse=True)[1]
+
     def to_dict(self) -> dict:
-        return {"label": self.label, "confidence": round(self.confidence, 4),
+        return {"label": self.label, "confidence": round(self.confidence, 4), "unsure": self.unsure,
                 "probs": {k: round(v, 4) for k, v in self.probs.items()}}
 
 
@@ -55,6 +65,12 @@ class ClipAnalysis:
     models: dict[str, Prediction]  # empty when there is no speech
     fused: Prediction | None
     timeline: list[WindowPrediction]  # empty for clips no longer than one window
+    lead: str = FUSED  # the reading to show first: the model id (or FUSED) that measures best
+
+    @property
+    def lead_prediction(self) -> Prediction | None:
+        """The reading the app and the CLI lead with (None when there is no speech)."""
+        return self.fused if self.lead == FUSED else self.models.get(self.lead)
 
     @property
     def agreeing_models(self) -> list[str]:
@@ -68,6 +84,7 @@ class ClipAnalysis:
             "speech_s": round(self.speech_s, 3),
             "models": {k: p.to_dict() for k, p in self.models.items()},
             "fused": self.fused.to_dict() if self.fused else None,
+            "lead": self.lead,
             "timeline": {"window_s": config.WINDOW_S, "hop_s": config.HOP_S,
                          "windows": [w.to_dict() for w in self.timeline]} if self.timeline else None,
         }
@@ -97,6 +114,15 @@ def fusion_weight(card: dict) -> float:
     chance = 1.0 / len(card["labels"])
     uar = (card.get("cv") or {}).get("uar", chance)
     return max(uar - chance, config.MIN_FUSION_WEIGHT)
+
+
+def lead_id(models: list[EmotionModel]) -> str:
+    """The model whose cross-validated UAR is highest: the reading to lead with.
+
+    The fused verdict leads only where it measured better than every single model.
+    """
+    scored = {m.id: (m.card.get("cv") or {}).get("uar", 0.0) for m in models}
+    return max(scored, key=scored.get) if scored else FUSED
 
 
 def fuse(predictions: list[Prediction], weights: list[float] | None = None) -> Prediction | None:
@@ -134,7 +160,8 @@ def analyse(audio: np.ndarray, models: list[EmotionModel]) -> ClipAnalysis:
     if duration_s > config.WINDOW_S:
         timeline = [_window(audio, w_start, w_end, offset_s, models, frames)
                     for w_start, w_end in audio_io.windows(len(audio))]
-    return ClipAnalysis(duration_s, True, activity.speech_s, clip, _fuse_models(clip, models), timeline)
+    return ClipAnalysis(duration_s, True, activity.speech_s, clip, _fuse_models(clip, models), timeline,
+                        lead_id(models))
 
 
 def _window(audio, start, end, offset_s, models, frames) -> WindowPrediction:
