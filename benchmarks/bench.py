@@ -10,7 +10,9 @@ Measures, on this machine:
 * ``python -m ser predict FILE`` from a cold process: wall and CPU time (median of 3)
   and peak resident memory of that process;
 * feature extraction as training does it on a cache miss (decode, trim to speech,
-  backbone) over ``--clips`` clips: clips/s and seconds of audio per second.
+  backbone) over ``--clips`` clips: clips/s and seconds of audio per second;
+* refusing an upload that holds 2 h of 48 kHz stereo silence (a ~1.4 MB FLAC) as too
+  long: ``load_audio`` time and the peak resident memory of the process doing it.
 
 Prints a markdown table and writes the numbers as JSON. Clips come from ``--data``
 (default $SER_DATA_DIR), else ``examples/``.
@@ -43,6 +45,18 @@ TARGET_MS = {"mfcc": 50.0, "wakehubert": 50.0, "whisper": 150.0}  # per 4 s clip
 TARGET_PREDICT_S = 3.0
 PREDICT_RUNS = 3
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".webm")
+LONG_UPLOAD_MIN = 120  # 2 h: before the header check it took 23 s and 4.9 GB to refuse
+LONG_UPLOAD_RATE = 48_000
+# Run in a fresh process, so its peak RSS is the refusal's (plus Python and the imports), not the
+# benchmark's; prints the seconds load_audio took.
+REFUSE_SCRIPT = """import sys, time
+from ser.audio import TooLongError, load_audio
+start = time.perf_counter()
+try:
+    load_audio(sys.argv[1])
+except TooLongError:
+    print(time.perf_counter() - start)
+"""
 
 
 def clip_paths(data_dir: Path | None, n_clips: int) -> list[Path]:
@@ -129,6 +143,26 @@ def extraction_throughput(models, paths: list[Path], threads: int) -> dict[str, 
     return results
 
 
+def silent_flac(path: Path, minutes: int, rate: int = LONG_UPLOAD_RATE) -> None:
+    """``minutes`` of stereo digital silence at ``rate`` Hz as FLAC, which shrinks it ~1000-fold."""
+    minute = np.zeros((60 * rate, 2), np.int16)
+    with sf.SoundFile(path, "w", rate, 2, format="FLAC", subtype="PCM_16") as out:
+        for _ in range(minutes):
+            out.write(minute)
+
+
+def refuse_long_upload(path: Path) -> dict:
+    """Seconds ``load_audio`` takes to refuse ``path`` as too long, and the peak RSS of its process."""
+    process = subprocess.Popen([sys.executable, "-c", REFUSE_SCRIPT, str(path)], cwd=PROJECT_DIR,
+                               stdout=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    printed = process.stdout.read().strip()
+    if os.waitstatus_to_exitcode(status) != 0 or not printed:
+        raise RuntimeError(f"{path} was not refused as too long")
+    return {"minutes": LONG_UPLOAD_MIN, "file_mb": path.stat().st_size / 1e6,
+            "refuse_s": float(printed), "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
 def markdown(results: dict) -> str:
     def verdict(value, target):
         return "" if target is None else ("yes" if value < target else "**no**")
@@ -153,6 +187,11 @@ def markdown(results: dict) -> str:
     for kind, r in results["extraction"].items():
         lines.append(f"| {kind} | {r['threads']} | {r['clips']} | {r['clips_per_s']:.1f} | "
                      f"{r['audio_s_per_s']:.1f} |")
+    r = results["long_upload"]
+    lines += ["", "| refuse as too long | file MB | load_audio s | process peak RSS MB |",
+              "|---|---:|---:|---:|",
+              f"| {r['minutes'] // 60} h of 48 kHz stereo silence (FLAC) | {r['file_mb']:.1f} | "
+              f"{r['refuse_s']:.3f} | {r['peak_rss_mb']:.0f} |"]
     return "\n".join(lines)
 
 
@@ -180,6 +219,9 @@ def main() -> int:
         clip_file = Path(tmp) / "clip.wav"
         sf.write(clip_file, audio, config.SAMPLE_RATE, subtype="PCM_16")
         predict = predict_cold_start(args.models, clip_file)  # first, while this process is still small
+        long_file = Path(tmp) / "two-hours.flac"
+        silent_flac(long_file, LONG_UPLOAD_MIN)
+        long_upload = refuse_long_upload(long_file)
     models = load_models(args.models)
     results = {
         "machine": f"{os.cpu_count()} CPUs, torch {torch.__version__} "
@@ -189,6 +231,7 @@ def main() -> int:
         "predict": predict,
         "latency": [model_latency(models, audio, args.repeats, n) for n in sorted({1, default_threads})],
         "extraction": extraction_throughput(models, paths, default_threads),  # as training runs
+        "long_upload": long_upload,
     }
     print(markdown(results))
     args.json.write_text(json.dumps(results, indent=2) + "\n")

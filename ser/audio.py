@@ -2,11 +2,20 @@
 
 Every error a user can cause is an ``AudioError`` whose message is one sentence
 fit to show in the app or print from the command line.
+
+A file's cost is bounded by the longest clip allowed, not by what it holds: a header
+that states the length is checked before any sample is decoded, and the samples are
+read, downmixed and resampled block by block, stopping as soon as they run past the
+limit, so a small file that holds (or claims) hours costs no more than one that holds
+the limit.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -18,6 +27,13 @@ import soxr
 from ser import config
 
 SAMPLE_RATE = config.SAMPLE_RATE
+BLOCK_SAMPLES = 1 << 17  # samples (all channels) decoded per step: 512 KiB as float32
+SF_UNKNOWN_FRAMES = 2**63 - 1  # libsndfile's frame count when the header leaves the length open
+# libsndfile guesses an MP3's length from its first frame's bitrate when there is no
+# Xing header, so a variable-bitrate file can claim many times its length.
+GUESSED_LENGTH_FORMATS = frozenset({"MP3"})
+NOT_AUDIO_MESSAGE = ("This is not an audio file we can read (wav, flac, ogg, mp3, m4a, webm), "
+                     "or it is damaged.")
 
 
 class AudioError(ValueError):
@@ -48,71 +64,134 @@ def message_for(path: str | Path, err: AudioError) -> str:
     return str(err) if str(path) in str(err) else f"{path}: {err}"
 
 
-def _read_bytes(source: AudioSource) -> bytes:
-    if isinstance(source, bytes):
-        return source
+def spoken_duration(seconds: float) -> str:
+    """A length as a presenter would say it: "1.5 s", "2 min", "2 min 30 s", "2 h 0 min".
+
+    Rounded up to the unit shown, so a clip just past a limit never reads as the limit.
+    """
+    if seconds < 60:
+        return f"{math.ceil(seconds * 10) / 10:g} s"
+    if seconds < 3600:
+        minutes, rest_s = divmod(math.ceil(seconds), 60)
+        return f"{minutes} min {rest_s} s" if rest_s else f"{minutes} min"
+    hours, minutes = divmod(math.ceil(seconds / 60), 60)
+    return f"{hours} h {minutes} min"
+
+
+def too_long_error(max_duration_s: float, duration_s: float | None = None) -> TooLongError:
+    """The error for audio over ``max_duration_s`` seconds; ``duration_s`` when the length is known."""
+    limit = spoken_duration(max_duration_s)
+    if duration_s is None:  # decoding stopped at the limit, so the full length is never learnt
+        return TooLongError(f"This recording is longer than {limit}, the most the studio analyses. "
+                            "Trim it and try again.")
+    return TooLongError(f"This recording is {spoken_duration(duration_s)} long; the studio analyses "
+                        f"up to {limit}. Trim it and try again.")
+
+
+def _open(source: AudioSource) -> BinaryIO:
+    """``source`` as a seekable binary file.
+
+    A path is opened rather than read, so a huge file on disk costs no memory.
+    """
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
             raise AudioError(f"{path} does not exist or is not a file.")
-        return path.read_bytes()
-    return source.read()
-
-
-def _decode_soundfile(data: bytes) -> tuple[np.ndarray, int]:
-    """WAV/FLAC/OGG (and MP3 where libsndfile has it) -> (float32 (n_samples, n_channels), Hz)."""
-    samples, sample_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    return samples, sample_rate
-
-
-def _decode_av(data: bytes) -> tuple[np.ndarray, int]:
-    """Compressed containers libsndfile cannot read (m4a, webm, mp3) through FFmpeg."""
-    import av  # imported here: most input never needs FFmpeg
-
-    chunks = []
-    with av.open(io.BytesIO(data)) as container:
-        if not container.streams.audio:
-            raise NotAudioError("The file has no audio stream.")
-        stream = container.streams.audio[0]
-        # Resample inside FFmpeg to planar float so every codec arrives alike.
-        resampler = av.AudioResampler(format="fltp", layout="mono", rate=SAMPLE_RATE)
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray()[0])
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray()[0])
-    samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    return samples.astype(np.float32)[:, None], SAMPLE_RATE
-
-
-def decode(data: bytes) -> tuple[np.ndarray, int]:
-    """Decode file bytes to (float32 samples of shape (n_samples, n_channels), rate in Hz)."""
+        if path.stat().st_size == 0:
+            raise EmptyAudioError("The file is empty.")
+        return path.open("rb")
+    data = source if isinstance(source, bytes) else source.read()
     if not data:
         raise EmptyAudioError("The file is empty.")
+    return io.BytesIO(data)
+
+
+def _collect(blocks: Iterator[np.ndarray], sample_rate: int, max_duration_s: float) -> np.ndarray:
+    """Downmix and resample float32 blocks ``(n_frames, n_channels)`` at ``sample_rate`` Hz
+    into 16 kHz mono float32 ``(n_samples,)``.
+
+    Raises ``TooLongError`` once the blocks pass ``max_duration_s`` seconds, so at most
+    one block more than the limit is ever decoded.
+    """
+    resampler = None if sample_rate == SAMPLE_RATE else soxr.ResampleStream(
+        sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+    pieces, n_frames = [], 0
+    for block in blocks:
+        n_frames += len(block)
+        if n_frames > max_duration_s * sample_rate:
+            raise too_long_error(max_duration_s)
+        if not np.all(np.isfinite(block)):
+            raise NotAudioError("The file is corrupt: it holds samples that are not numbers.")
+        mono = block.mean(axis=1, dtype=np.float32)
+        pieces.append(resampler.resample_chunk(mono) if resampler else mono)
+    if n_frames == 0:
+        raise EmptyAudioError("The file holds no audio samples.")
+    if resampler:  # the resampler holds back its last few ms until told the input ended
+        pieces.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+    return np.concatenate(pieces)
+
+
+def _header_duration_s(file: sf.SoundFile) -> float | None:
+    """The length in seconds that ``file``'s header states, or None where it only guesses."""
+    if file.frames >= SF_UNKNOWN_FRAMES or file.format in GUESSED_LENGTH_FORMATS:
+        return None
+    return file.frames / file.samplerate
+
+
+def _soundfile_blocks(file: sf.SoundFile) -> Iterator[np.ndarray]:
+    """``file``'s samples as float32 blocks ``(n_frames, n_channels)`` of ~``BLOCK_SAMPLES`` samples."""
+    frames = max(1, BLOCK_SAMPLES // file.channels)
+    while len(block := file.read(frames, dtype="float32", always_2d=True)):
+        yield block
+
+
+def _load_soundfile(stream: BinaryIO, max_duration_s: float) -> np.ndarray:
+    """WAV/FLAC/OGG/MP3 through libsndfile -> 16 kHz mono float32 ``(n_samples,)``."""
+    with sf.SoundFile(stream) as file:
+        duration_s = _header_duration_s(file)
+        if duration_s is not None and duration_s > max_duration_s:
+            raise too_long_error(max_duration_s, duration_s)
+        return _collect(_soundfile_blocks(file), file.samplerate, max_duration_s)
+
+
+def _av_blocks(container) -> Iterator[np.ndarray]:
+    """The first audio stream of a PyAV ``container`` as 16 kHz mono float32 blocks ``(n_frames, 1)``."""
+    import av  # imported here: most input never needs FFmpeg
+
+    # Resample inside FFmpeg to planar float so every codec arrives alike.
+    resampler = av.AudioResampler(format="fltp", layout="mono", rate=SAMPLE_RATE)
+    # Frame by frame, then None to flush what the resampler holds back.
+    for frame in itertools.chain(container.decode(container.streams.audio[0]), [None]):
+        for out in resampler.resample(frame):
+            yield out.to_ndarray().T
+
+
+def _load_av(stream: BinaryIO, max_duration_s: float) -> np.ndarray:
+    """Containers libsndfile cannot read (m4a, webm) through FFmpeg -> 16 kHz mono float32.
+
+    Their headers are not trusted for the length (a webm from a browser states none):
+    decoding stops at the limit instead.
+    """
+    import av
+
+    with av.open(stream) as container:
+        if not container.streams.audio:
+            raise NotAudioError("The file has no audio stream.")
+        return _collect(_av_blocks(container), SAMPLE_RATE, max_duration_s)
+
+
+def _decode(stream: BinaryIO, max_duration_s: float) -> np.ndarray:
+    """Any supported file -> 16 kHz mono float32 ``(n_samples,)``, libsndfile first, then FFmpeg."""
     try:
-        return _decode_soundfile(data)
+        return _load_soundfile(stream, max_duration_s)
     except (sf.LibsndfileError, RuntimeError, TypeError):
-        pass
+        stream.seek(0)  # libsndfile cannot read it (or failed part-way): FFmpeg starts afresh
     try:
-        return _decode_av(data)
+        return _load_av(stream, max_duration_s)
     except AudioError:
         raise
     except Exception as err:  # FFmpeg raises many error types for unreadable input
-        raise NotAudioError(
-            "This is not an audio file we can read (wav, flac, ogg, mp3, m4a, webm), or it is damaged."
-        ) from err
-
-
-def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Downmix ``(n_samples, n_channels)`` or ``(n_samples,)`` and resample to 16 kHz.
-
-    Returns float32 of shape ``(n_samples_16k,)``.
-    """
-    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
-    mono = np.asarray(mono, dtype=np.float32)
-    if sample_rate != SAMPLE_RATE:
-        mono = soxr.resample(mono, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
-    return mono
+        raise NotAudioError(NOT_AUDIO_MESSAGE) from err
 
 
 def check_duration(audio: np.ndarray, max_duration_s: float = config.MAX_DURATION_S) -> None:
@@ -125,10 +204,7 @@ def check_duration(audio: np.ndarray, max_duration_s: float = config.MAX_DURATIO
             f"The audio is {duration_s:.2f} s long; at least {config.MIN_DURATION_S:g} s is needed."
         )
     if duration_s > max_duration_s:
-        raise TooLongError(
-            f"The audio is {duration_s:.0f} s long; the limit is {max_duration_s:g} s. "
-            "Trim it or raise SER_MAX_DURATION_S."
-        )
+        raise too_long_error(max_duration_s, duration_s)
 
 
 def load_audio(source: AudioSource, max_duration_s: float = config.MAX_DURATION_S) -> np.ndarray:
@@ -136,14 +212,11 @@ def load_audio(source: AudioSource, max_duration_s: float = config.MAX_DURATION_
 
     Raises ``AudioError`` (with a message for the user) for input that is not
     audio, corrupt, empty, shorter than ``config.MIN_DURATION_S`` or longer than
-    ``max_duration_s`` seconds.
+    ``max_duration_s`` seconds. Memory stays within a few times that of
+    ``max_duration_s`` seconds of 16 kHz audio whatever the file holds or claims.
     """
-    samples, sample_rate = decode(_read_bytes(source))
-    if samples.size == 0:
-        raise EmptyAudioError("The file holds no audio samples.")
-    if not np.all(np.isfinite(samples)):
-        raise NotAudioError("The file is corrupt: it holds samples that are not numbers.")
-    audio = to_mono_16k(samples, sample_rate)
+    with _open(source) as stream:
+        audio = _decode(stream, max_duration_s)
     check_duration(audio, max_duration_s)
     return audio
 

@@ -310,7 +310,8 @@ def _add_models(commands) -> None:
 
     predict = commands.add_parser("predict", help="the emotion in audio files, by every model and fused")
     predict.add_argument("files", nargs="+", metavar="FILE",
-                         help="audio files (wav, flac, ogg, mp3, m4a, webm)")
+                         help="audio files (wav, flac, ogg, mp3, m4a, webm), each at most "
+                              f"{config.MAX_DURATION_S:g} s long; set SER_MAX_DURATION_S to change the limit")
     predict.add_argument("--format", choices=("json", "text"), default="json",
                          help="json: one JSON object per line (default); text: readable lines")
     predict.add_argument("--models", default=str(config.MODELS_DIR), metavar="DIR",

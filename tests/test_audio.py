@@ -1,11 +1,15 @@
 """Audio in: every supported format decodes to 16 kHz mono, every bad input gets a clear AudioError."""
 
 import io
+import struct
+import time
+import tracemalloc
 
 import av
 import numpy as np
 import pytest
 import soundfile as sf
+import soxr
 
 from ser import audio, config
 
@@ -16,6 +20,10 @@ PEAK_TOLERANCE_HZ = 2.0  # the FFT bin of a 2 s clip is 0.5 Hz wide
 # Lossy codecs add encoder delay and pad to whole frames (AAC: 1024-sample priming
 # plus the last frame, measured 33792 samples for 32000), so lengths are checked loosely.
 CODEC_LENGTH_TOLERANCE_S = 0.15
+STUDIO_LIMIT_S = 120.0  # the default MAX_DURATION_S, fixed here so $SER_MAX_DURATION_S cannot move it
+HOURS_RATE = 8_000  # 2 h of 8 kHz mono silence: a 0.2 MB FLAC written in ~0.5 s
+HEADER_REFUSAL_S = 0.5  # refusing from the header measured ~1 ms; generous for a shared machine
+FLAC_TOTAL_OFFSET = 18  # 'fLaC', block header, then 10 bytes of STREAMINFO before the sample count
 
 
 def tone(duration_s: float = TONE_S, rate: int = SR, freq_hz: float = TONE_HZ) -> np.ndarray:
@@ -45,6 +53,37 @@ def av_bytes(samples: np.ndarray, container: str, codec: str, codec_rate: int, r
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             out.mux(packet)
     return buffer.getvalue()
+
+
+def two_hour_flac() -> bytes:
+    """A FLAC holding 2 h of 8 kHz mono digital silence (~0.2 MB)."""
+    buffer = io.BytesIO()
+    with sf.SoundFile(buffer, "w", HOURS_RATE, 1, format="FLAC", subtype="PCM_16") as out:
+        ten_minutes = np.zeros(600 * HOURS_RATE, np.int16)
+        for _ in range(12):
+            out.write(ten_minutes)
+    return buffer.getvalue()
+
+
+def without_length(flac: bytes) -> bytes:
+    """``flac`` with STREAMINFO's total sample count set to 0, "unknown", as a streaming encoder leaves it."""
+    data = bytearray(flac)
+    field = slice(FLAC_TOTAL_OFFSET, FLAC_TOTAL_OFFSET + 8)
+    data[field] = (int.from_bytes(data[field], "big") & ~((1 << 36) - 1)).to_bytes(8, "big")
+    return bytes(data)
+
+
+def refusal(data: bytes, max_duration_s: float) -> tuple[audio.TooLongError, float, int]:
+    """The ``TooLongError`` ``load_audio`` raises for ``data``, the seconds it took and the
+    peak bytes numpy (and Python) allocated meanwhile."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    with pytest.raises(audio.TooLongError) as err:
+        audio.load_audio(data, max_duration_s)
+    elapsed = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return err.value, elapsed, peak
 
 
 def peak_hz(samples: np.ndarray) -> float:
@@ -94,6 +133,15 @@ def test_48k_stereo_is_downmixed_and_resampled():
     assert rms == pytest.approx(0.75 * 0.3 / np.sqrt(2), rel=0.01)
 
 
+def test_block_by_block_resampling_matches_one_shot():
+    """Streaming through soxr in blocks gives the samples one whole-clip resample gives."""
+    left = tone(3.0, rate=48_000)  # 144000 frames: three blocks of stereo
+    stereo = np.stack([left, 0.5 * left], axis=1)
+    expected = soxr.resample(stereo.mean(axis=1), 48_000, SR, quality="HQ")
+    decoded = audio.load_audio(soundfile_bytes(stereo, rate=48_000, subtype="FLOAT"))
+    np.testing.assert_allclose(decoded, expected, atol=1e-6)
+
+
 def test_int16_wav_is_scaled_to_plus_minus_one():
     samples = np.array([0, 16384, -32768, 32767] * 4000, dtype=np.int16)
     decoded = audio.load_audio(soundfile_bytes(samples, subtype="PCM_16"))
@@ -141,8 +189,73 @@ def test_too_short():
 
 
 def test_too_long():
-    with pytest.raises(audio.TooLongError, match="the limit is 1 s"):
+    with pytest.raises(audio.TooLongError, match="is 2 s long; the studio analyses up to 1 s"):
         audio.load_audio(soundfile_bytes(tone()), max_duration_s=1.0)
+
+
+# --- long input: refused early, at a bounded cost -----------------------------------------------
+@pytest.fixture(scope="module")
+def hours_flac() -> bytes:
+    return two_hour_flac()
+
+
+def test_hours_are_refused_from_the_header_without_decoding(hours_flac, monkeypatch):
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("samples were decoded")
+
+    monkeypatch.setattr(sf.SoundFile, "read", no_decoding)
+    err, elapsed, peak = refusal(hours_flac, STUDIO_LIMIT_S)
+    assert str(err) == ("This recording is 2 h 0 min long; the studio analyses up to 2 min. "
+                        "Trim it and try again.")
+    assert elapsed < HEADER_REFUSAL_S
+    assert peak < 100_000  # bytes (measured ~4 kB): the header alone is read
+
+
+def test_hours_without_a_stated_length_stop_at_the_limit(hours_flac):
+    """With no length in the header, decoding stops just past the limit: memory stays within a
+    few times that of the longest clip allowed, not the 460 MB that 2 h at 16 kHz would take."""
+    err, _, peak = refusal(without_length(hours_flac), STUDIO_LIMIT_S)
+    assert str(err) == ("This recording is longer than 2 min, the most the studio analyses. "
+                        "Trim it and try again.")
+    limit_bytes = STUDIO_LIMIT_S * SR * np.dtype(np.float32).itemsize
+    assert peak < 3 * limit_bytes
+
+
+def test_ffmpeg_stream_stops_decoding_at_the_limit(monkeypatch):
+    """A webm states no length: FFmpeg decodes frame by frame and stops just past the limit."""
+    decoded = []
+    av_blocks = audio._av_blocks
+
+    def counted(container):
+        for block in av_blocks(container):
+            decoded.append(len(block))
+            yield block
+
+    monkeypatch.setattr(audio, "_av_blocks", counted)
+    with pytest.raises(audio.TooLongError, match="longer than 1 s"):
+        audio.load_audio(av_bytes(tone(), "webm", "libopus", 48_000), max_duration_s=1.0)
+    assert sum(decoded) <= 1.1 * SR  # of 2 s: one 20 ms Opus frame past the limit
+
+
+@pytest.mark.parametrize("claim", ["unknown", "4 GiB"])
+def test_files_with_a_wrong_or_missing_length_still_load(claim):
+    """A FLAC with no sample count, and a WAV whose data size says 4 GiB (as recorders that
+    stream leave them): what is there is read, and nothing is refused for the claim."""
+    if claim == "unknown":
+        data = without_length(soundfile_bytes(tone(), fmt="FLAC"))
+    else:
+        wav = bytearray(soundfile_bytes(tone(), subtype="PCM_16"))
+        wav[40:44] = struct.pack("<I", 0xFFFFFFFF)  # the data chunk's size field
+        data = bytes(wav)
+    assert_tone(audio.load_audio(data, max_duration_s=3.0), CODEC_LENGTH_TOLERANCE_S)
+
+
+@pytest.mark.parametrize("seconds, spoken", [
+    (1.0, "1 s"), (1.5, "1.5 s"), (45.0, "45 s"), (120.0, "2 min"), (150.0, "2 min 30 s"),
+    (120.2, "2 min 1 s"), (7200.0, "2 h 0 min"), (5430.0, "1 h 31 min"),
+])
+def test_spoken_duration(seconds, spoken):
+    assert audio.spoken_duration(seconds) == spoken
 
 
 def test_nan_samples():
