@@ -1,0 +1,168 @@
+"""Waveform augmentation for real microphones: training copies of clean clips as a
+presenter's laptop mic in a room would record them.
+
+Every function takes float32 16 kHz mono audio of shape ``(n_samples,)`` and
+returns float32 of the same shape unless stated. Outputs are never NaN and keep
+their peak within [-1, 1]: a step whose result would pass full scale is scaled
+down as a whole (never clipped), so it adds no distortion of its own. Random steps
+draw only from the ``numpy.random.Generator`` they are given, so a seed fixes the
+result.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import scipy.signal
+import soxr
+
+from ser import config
+
+SAMPLE_RATE = config.SAMPLE_RATE
+
+# --- noise -----------------------------------------------------------------------
+# Power spectral density ~ 1 / f**exponent.
+NOISE_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
+# Below this the 1/f shapes would pour most of the noise power into inaudible rumble
+# and the stated SNR would overstate what a listener (or a model) hears.
+NOISE_FLOOR_HZ = config.FMIN_HZ
+
+# --- telephone band and microphone colouring ----------------------------------------
+TELEPHONE_BAND_HZ = (300.0, 3400.0)
+BAND_LIMIT_ORDER = 8  # steep enough for > 20 dB less power above the band (zero-phase doubles it)
+MIC_HIGHPASS_RANGE_HZ = (100.0, 250.0)  # small laptop/phone capsules lose the bass here
+MIC_HIGHPASS_ORDER = 2
+MIC_EQ_N_BANDS = (1, 3)  # inclusive: a few resonances of the capsule and its casing
+MIC_EQ_FREQ_RANGE_HZ = (1_000.0, 6_000.0)
+MIC_EQ_GAIN_RANGE_DB = (-6.0, 6.0)
+MIC_EQ_Q_RANGE = (0.7, 3.0)
+
+# --- room ------------------------------------------------------------------------
+DIRECT_TO_REVERB_DB = 6.0  # default for a speaker about half a metre from the mic
+
+
+def _within_full_scale(audio: np.ndarray) -> np.ndarray:
+    """``audio`` as float32, scaled down as a whole only if its peak passes 1."""
+    audio = np.asarray(audio, dtype=np.float32)
+    peak = float(np.max(np.abs(audio), initial=0.0))
+    return audio / np.float32(peak) if peak > 1.0 else audio
+
+
+def gain(audio: np.ndarray, db: float) -> np.ndarray:
+    """``audio`` made ``db`` decibels louder (negative: quieter), amplitude times ``10**(db / 20)``."""
+    return _within_full_scale(np.asarray(audio, dtype=np.float32) * np.float32(10.0 ** (db / 20.0)))
+
+
+def coloured_noise(n_samples: int, colour: str, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian noise of unit RMS, float32 of shape ``(n_samples,)``.
+
+    ``colour`` sets the power spectral density: "white" is flat, "pink" falls 3 dB
+    and "brown" 6 dB per octave, both levelling off below ``NOISE_FLOOR_HZ``.
+    """
+    if colour not in NOISE_EXPONENTS:
+        raise ValueError(f"colour must be one of {sorted(NOISE_EXPONENTS)}, not {colour!r}.")
+    spectrum = np.fft.rfft(rng.standard_normal(n_samples))
+    freqs_hz = np.fft.rfftfreq(n_samples, d=1.0 / SAMPLE_RATE)
+    spectrum *= np.maximum(freqs_hz, NOISE_FLOOR_HZ) ** (-NOISE_EXPONENTS[colour] / 2.0)
+    noise = np.fft.irfft(spectrum, n=n_samples)
+    return (noise / np.sqrt(np.mean(np.square(noise)))).astype(np.float32)
+
+
+def add_noise(audio: np.ndarray, snr_db: float, rng: np.random.Generator,
+              colour: str = "white") -> np.ndarray:
+    """``audio`` plus ``coloured_noise`` at a signal-to-noise ratio of ``snr_db`` dB.
+
+    The signal power is the mean over the whole clip, pauses included, so the SNR
+    during speech is somewhat higher than ``snr_db``. Silence stays silent.
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    signal_power = float(np.mean(np.square(audio, dtype=np.float64)))
+    noise_rms = np.sqrt(signal_power / 10.0 ** (snr_db / 10.0))
+    return _within_full_scale(audio + np.float32(noise_rms) * coloured_noise(len(audio), colour, rng))
+
+
+def room_impulse_response(rt60_s: float, rng: np.random.Generator,
+                          direct_to_reverb_db: float = DIRECT_TO_REVERB_DB) -> np.ndarray:
+    """A synthetic room: float32 of shape ``(1 + round(rt60_s * SAMPLE_RATE),)``.
+
+    Tap 0 is the direct path (1.0); the rest is Gaussian noise whose energy decays
+    by 60 dB over ``rt60_s`` seconds, scaled so that the direct path carries
+    ``direct_to_reverb_db`` dB more energy than the whole tail.
+    """
+    if rt60_s <= 0:
+        raise ValueError(f"rt60_s must be positive, not {rt60_s}.")
+    n_tail = max(1, round(rt60_s * SAMPLE_RATE))
+    t_s = np.arange(1, n_tail + 1) / SAMPLE_RATE
+    tail = rng.standard_normal(n_tail) * 10.0 ** (-3.0 * t_s / rt60_s)  # amplitude: half the dB of energy
+    tail *= np.sqrt(10.0 ** (-direct_to_reverb_db / 10.0) / np.sum(np.square(tail)))
+    return np.concatenate([[1.0], tail]).astype(np.float32)
+
+
+def reverberate(audio: np.ndarray, rt60_s: float, rng: np.random.Generator,
+                direct_to_reverb_db: float = DIRECT_TO_REVERB_DB) -> np.ndarray:
+    """``audio`` played in a room with reverberation time ``rt60_s`` seconds.
+
+    Convolved with ``room_impulse_response``; the direct path has no delay, so the
+    output stays aligned with the input, and the tail ringing past the end is cut.
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    rir = room_impulse_response(rt60_s, rng, direct_to_reverb_db)
+    return _within_full_scale(scipy.signal.fftconvolve(audio, rir)[: len(audio)])
+
+
+def band_limit(audio: np.ndarray, low_hz: float, high_hz: float) -> np.ndarray:
+    """``audio`` kept to the band ``low_hz``..``high_hz`` Hz, e.g. ``TELEPHONE_BAND_HZ``.
+
+    A Butterworth band-pass of order ``BAND_LIMIT_ORDER`` run forwards and
+    backwards: zero phase, so nothing moves in time, and twice the attenuation in dB.
+    """
+    if not 0 < low_hz < high_hz < SAMPLE_RATE / 2:
+        raise ValueError(f"Need 0 < low_hz < high_hz < {SAMPLE_RATE / 2:g} Hz, not {low_hz}..{high_hz}.")
+    sos = scipy.signal.butter(BAND_LIMIT_ORDER, [low_hz, high_hz], btype="bandpass",
+                              fs=SAMPLE_RATE, output="sos")
+    return _within_full_scale(scipy.signal.sosfiltfilt(sos, np.asarray(audio, dtype=np.float32)))
+
+
+def draw_mic_eq(rng: np.random.Generator) -> dict:
+    """Random ``equalise`` settings for a laptop or phone microphone, JSON-able.
+
+    ``{"highpass_hz": float, "bands": [{"freq_hz": float, "gain_db": float, "q": float}, ...]}``
+    """
+    n_bands = int(rng.integers(MIC_EQ_N_BANDS[0], MIC_EQ_N_BANDS[1] + 1))
+    log_freq_range = np.log(MIC_EQ_FREQ_RANGE_HZ)
+    return {
+        "highpass_hz": float(rng.uniform(*MIC_HIGHPASS_RANGE_HZ)),
+        # Log-uniform: resonances are as likely in each octave, not crowded at the top.
+        "bands": [{"freq_hz": float(np.exp(rng.uniform(*log_freq_range))),
+                   "gain_db": float(rng.uniform(*MIC_EQ_GAIN_RANGE_DB)),
+                   "q": float(rng.uniform(*MIC_EQ_Q_RANGE))} for _ in range(n_bands)],
+    }
+
+
+def _peaking_sos(freq_hz: float, gain_db: float, q: float) -> np.ndarray:
+    """One peaking-EQ biquad (RBJ Audio EQ Cookbook) as a ``(1, 6)`` sos row."""
+    amplitude = 10.0 ** (gain_db / 40.0)
+    w0 = 2.0 * np.pi * freq_hz / SAMPLE_RATE
+    alpha = np.sin(w0) / (2.0 * q)
+    b = [1.0 + alpha * amplitude, -2.0 * np.cos(w0), 1.0 - alpha * amplitude]
+    a = [1.0 + alpha / amplitude, -2.0 * np.cos(w0), 1.0 - alpha / amplitude]
+    return np.concatenate([b, a])[None, :] / a[0]
+
+
+def equalise(audio: np.ndarray, highpass_hz: float, bands: list[dict]) -> np.ndarray:
+    """``audio`` through a Butterworth high-pass at ``highpass_hz`` Hz and peaking EQ ``bands``.
+
+    Each band is ``{"freq_hz", "gain_db", "q"}``: ``gain_db`` dB at ``freq_hz`` Hz,
+    bandwidth set by ``q``. Filtered causally, as a real microphone is: its phase
+    shifts are part of the colouring.
+    """
+    highpass = scipy.signal.butter(MIC_HIGHPASS_ORDER, highpass_hz, btype="highpass",
+                                   fs=SAMPLE_RATE, output="sos")
+    sos = np.vstack([highpass, *(_peaking_sos(**band) for band in bands)])
+    return _within_full_scale(scipy.signal.sosfilt(sos, np.asarray(audio, dtype=np.float32)))
+
+
+def mic_eq(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``audio`` coloured like a random laptop or phone microphone (``draw_mic_eq``, ``equalise``)."""
+    return equalise(audio, **draw_mic_eq(rng))
