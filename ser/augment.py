@@ -41,6 +41,16 @@ MIC_EQ_Q_RANGE = (0.7, 3.0)
 # --- room ------------------------------------------------------------------------
 DIRECT_TO_REVERB_DB = 6.0  # default for a speaker about half a metre from the mic
 
+# --- codecs ----------------------------------------------------------------------
+# codec -> (container, FFmpeg encoder). Both containers record the encoder's priming
+# (Ogg's pre-skip, MP3's LAME tag), which FFmpeg's decoders then drop.
+CODECS = {"opus": ("ogg", "libopus"), "mp3": ("mp3", "libmp3lame")}
+CODEC_BITRATE_BPS = 32_000
+
+
+class CodecUnavailableError(RuntimeError):
+    """The FFmpeg inside PyAV on this machine has no encoder for the codec asked for."""
+
 
 def _within_full_scale(audio: np.ndarray) -> np.ndarray:
     """``audio`` as float32, scaled down as a whole only if its peak passes 1."""
@@ -166,3 +176,47 @@ def equalise(audio: np.ndarray, highpass_hz: float, bands: list[dict]) -> np.nda
 def mic_eq(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``audio`` coloured like a random laptop or phone microphone (``draw_mic_eq``, ``equalise``)."""
     return equalise(audio, **draw_mic_eq(rng))
+
+
+def codec_round_trip(audio: np.ndarray, codec: str = "opus",
+                     bitrate_bps: int = CODEC_BITRATE_BPS) -> np.ndarray:
+    """``audio`` encoded as ``codec`` ("opus" or "mp3") at ``bitrate_bps`` bits/s and decoded, in memory.
+
+    The output is time-aligned with the input: FFmpeg drops the encoder's priming
+    samples that the container records (measured: no lag at 16-64 kbps, 2 samples
+    for Opus at 8 kbps), so no cross-correlation search is needed. Opus decodes at
+    48 kHz and is resampled back to 16 kHz; the end is trimmed or zero-padded to
+    the input's length, undoing the codec's padding to whole frames. The level is
+    the codec's own: LAME's MP3 comes back 0.45 dB quieter (measured, any bitrate).
+
+    Raises ``ValueError`` for another codec and ``CodecUnavailableError`` when
+    PyAV's FFmpeg lacks the encoder.
+    """
+    import av  # imported here: most augmented copies never go through a codec
+
+    if codec not in CODECS:
+        raise ValueError(f"codec must be one of {sorted(CODECS)}, not {codec!r}.")
+    container_format, encoder = CODECS[codec]
+    if encoder not in av.codecs_available:
+        raise CodecUnavailableError(
+            f"This PyAV build's FFmpeg has no {encoder} encoder, so {codec} cannot be simulated here; "
+            f"use another codec or a PyAV wheel built with {encoder}."
+        )
+    audio = np.asarray(audio, dtype=np.float32)
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container_format) as container:
+        stream = container.add_stream(encoder, rate=SAMPLE_RATE, layout="mono")
+        stream.bit_rate = bitrate_bps
+        frame = av.AudioFrame.from_ndarray(audio[None, :], format="flt", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        for packet in [*stream.encode(frame), *stream.encode(None)]:  # PyAV cuts the encoder's frames
+            container.mux(packet)
+    buffer.seek(0)
+    with av.open(buffer) as container:
+        stream = container.streams.audio[0]
+        decoded = np.concatenate([frame.to_ndarray().reshape(-1) for frame in container.decode(stream)])
+        decoded_rate = stream.codec_context.sample_rate
+    if decoded_rate != SAMPLE_RATE:
+        decoded = soxr.resample(decoded, decoded_rate, SAMPLE_RATE, quality="HQ")
+    decoded = decoded[: len(audio)]
+    return _within_full_scale(np.pad(decoded, (0, len(audio) - len(decoded))))

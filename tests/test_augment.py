@@ -178,3 +178,41 @@ def test_random_effects_are_bounded_and_fixed_by_the_seed(make_speech, name):
     check_bounded(first, len(loud))
     np.testing.assert_array_equal(first, effect(loud, np.random.default_rng(7)))
     assert not np.array_equal(first, effect(loud, np.random.default_rng(8)))
+
+
+def lag_samples(reference: np.ndarray, delayed: np.ndarray, max_lag: int = 800) -> int:
+    """How many samples ``delayed`` lags ``reference`` (negative: leads), by cross-correlation."""
+    lags = np.arange(-max_lag, max_lag + 1)
+    middle = slice(max_lag, len(reference) - max_lag)
+    scores = [np.dot(reference[middle], np.roll(delayed, -lag)[middle]) for lag in lags]
+    return int(lags[np.argmax(scores)])
+
+
+@pytest.mark.parametrize("codec", ["opus", "mp3"])
+def test_codec_round_trip_is_aligned_and_keeps_the_length(make_speech, codec):
+    speech = make_speech(1.2345)  # not a whole number of codec frames
+    out = augment.codec_round_trip(speech, codec, bitrate_bps=32_000)
+    check_bounded(out, len(speech))
+    assert lag_samples(speech, out) == 0
+    assert np.corrcoef(speech, out)[0, 1] > 0.9
+
+
+def test_codec_bitrate_is_applied(make_speech):
+    speech = make_speech(1.0)
+    error_db = {bitrate: power_db(augment.codec_round_trip(speech, "opus", bitrate) - speech)
+                for bitrate in (8_000, 64_000)}
+    assert error_db[8_000] > error_db[64_000] + 10
+
+
+def test_codec_round_trip_of_a_full_scale_clip_stays_within_full_scale(make_speech):
+    loud = make_speech(1.0) / 0.26
+    for codec in augment.CODECS:
+        check_bounded(augment.codec_round_trip(loud, codec), len(loud))
+
+
+def test_codec_round_trip_names_what_is_missing(monkeypatch):
+    with pytest.raises(ValueError, match="codec"):
+        augment.codec_round_trip(white(0.5), "aac")
+    monkeypatch.setitem(augment.CODECS, "opus", ("ogg", "libopus_not_built"))
+    with pytest.raises(augment.CodecUnavailableError, match="libopus_not_built"):
+        augment.codec_round_trip(white(0.5), "opus")
