@@ -2,8 +2,8 @@
 presenter's laptop mic in a room would record them.
 
 Every function takes float32 16 kHz mono audio of shape ``(n_samples,)`` and
-returns float32 of the same shape unless stated. Outputs are never NaN and keep
-their peak within [-1, 1]: a step whose result would pass full scale is scaled
+returns float32 of the same shape unless stated. Finite input gives finite output,
+its peak within [-1, 1]: a step whose result would pass full scale is scaled
 down as a whole (never clipped), so it adds no distortion of its own. Random steps
 draw only from the ``numpy.random.Generator`` they are given, so a seed fixes the
 result.
@@ -21,7 +21,7 @@ from ser import config
 
 SAMPLE_RATE = config.SAMPLE_RATE
 
-# --- noise -----------------------------------------------------------------------
+# --- noise --------------------------------------------------------------------------
 # Power spectral density ~ 1 / f**exponent.
 NOISE_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 # Below this the 1/f shapes would pour most of the noise power into inaudible rumble
@@ -38,14 +38,30 @@ MIC_EQ_FREQ_RANGE_HZ = (1_000.0, 6_000.0)
 MIC_EQ_GAIN_RANGE_DB = (-6.0, 6.0)
 MIC_EQ_Q_RANGE = (0.7, 3.0)
 
-# --- room ------------------------------------------------------------------------
-DIRECT_TO_REVERB_DB = 6.0  # default for a speaker about half a metre from the mic
+# --- room ---------------------------------------------------------------------------
+DIRECT_TO_REVERB_DB = 6.0  # default: the speaker well inside the room's critical distance
 
-# --- codecs ----------------------------------------------------------------------
+# --- codecs -------------------------------------------------------------------------
 # codec -> (container, FFmpeg encoder). Both containers record the encoder's priming
 # (Ogg's pre-skip, MP3's LAME tag), which FFmpeg's decoders then drop.
 CODECS = {"opus": ("ogg", "libopus"), "mp3": ("mp3", "libmp3lame")}
 CODEC_BITRATE_BPS = 32_000
+
+# --- random_chain: a presenter's laptop mic in a room -------------------------------
+# Probability of each step and what it draws, in the order the steps are applied.
+SPEED_PROB = 0.2
+SPEED_FACTORS = (0.9, 1.1)
+REVERB_PROB = 0.5
+RT60_RANGE_S = (0.2, 0.8)
+DIRECT_TO_REVERB_RANGE_DB = (0.0, 12.0)
+NOISE_PROB = 0.7
+SNR_RANGE_DB = (5.0, 30.0)  # colour drawn evenly from NOISE_EXPONENTS
+MIC_EQ_PROB = 0.5
+BAND_LIMIT_PROB = 0.15  # a telephone band in place of the mic colouring, never both
+GAIN_PROB = 0.8
+GAIN_RANGE_DB = (-12.0, 6.0)
+CODEC_PROB = 0.2  # codec drawn evenly, then one of its bitrates
+CODEC_BITRATES_BPS = {"opus": (12_000, 16_000, 24_000, 32_000), "mp3": (32_000, 48_000, 64_000)}
 
 
 class CodecUnavailableError(RuntimeError):
@@ -187,7 +203,7 @@ def codec_round_trip(audio: np.ndarray, codec: str = "opus",
     for Opus at 8 kbps), so no cross-correlation search is needed. Opus decodes at
     48 kHz and is resampled back to 16 kHz; the end is trimmed or zero-padded to
     the input's length, undoing the codec's padding to whole frames. The level is
-    the codec's own: LAME's MP3 comes back 0.45 dB quieter (measured, any bitrate).
+    the codec's own: LAME's MP3 comes back 0.45 dB quieter (measured at 32-128 kbps).
 
     Raises ``ValueError`` for another codec and ``CodecUnavailableError`` when
     PyAV's FFmpeg lacks the encoder.
@@ -209,7 +225,7 @@ def codec_round_trip(audio: np.ndarray, codec: str = "opus",
         stream.bit_rate = bitrate_bps
         frame = av.AudioFrame.from_ndarray(audio[None, :], format="flt", layout="mono")
         frame.sample_rate = SAMPLE_RATE
-        for packet in [*stream.encode(frame), *stream.encode(None)]:  # PyAV cuts the encoder's frames
+        for packet in [*stream.encode(frame), *stream.encode(None)]:  # PyAV re-frames to the encoder's size
             container.mux(packet)
     buffer.seek(0)
     with av.open(buffer) as container:
@@ -220,3 +236,85 @@ def codec_round_trip(audio: np.ndarray, codec: str = "opus",
         decoded = soxr.resample(decoded, decoded_rate, SAMPLE_RATE, quality="HQ")
     decoded = decoded[: len(audio)]
     return _within_full_scale(np.pad(decoded, (0, len(audio) - len(decoded))))
+
+
+def speed_perturb(audio: np.ndarray, factor: float) -> np.ndarray:
+    """``audio`` played ``factor`` times as fast, float32 of shape ``(round(n_samples / factor),)``.
+
+    Duration and pitch change together, as in Kaldi's speed perturbation (sox
+    ``speed``): the samples are read as if taken at ``factor * SAMPLE_RATE`` Hz and
+    resampled to 16 kHz with soxr.
+    """
+    if factor <= 0:
+        raise ValueError(f"factor must be positive, not {factor}.")
+    audio = np.asarray(audio, dtype=np.float32)
+    return _within_full_scale(soxr.resample(audio, factor * SAMPLE_RATE, SAMPLE_RATE, quality="HQ"))
+
+
+def draw_chain(rng: np.random.Generator) -> dict:
+    """A random ``apply_chain`` recipe: step name -> that step's keyword arguments, JSON-able.
+
+    Steps are drawn with the module's ``*_PROB`` constants from its ranges, and
+    appear in the order they are applied; a step not drawn is absent.
+    """
+    chain = {}
+    if rng.random() < SPEED_PROB:
+        chain["speed"] = {"factor": float(rng.choice(SPEED_FACTORS))}
+    if rng.random() < REVERB_PROB:
+        chain["reverb"] = {"rt60_s": float(rng.uniform(*RT60_RANGE_S)),
+                           "direct_to_reverb_db": float(rng.uniform(*DIRECT_TO_REVERB_RANGE_DB))}
+    if rng.random() < NOISE_PROB:
+        chain["noise"] = {"snr_db": float(rng.uniform(*SNR_RANGE_DB)),
+                          "colour": str(rng.choice(list(NOISE_EXPONENTS)))}
+    microphone = rng.random()
+    if microphone < MIC_EQ_PROB:
+        chain["mic_eq"] = draw_mic_eq(rng)
+    elif microphone < MIC_EQ_PROB + BAND_LIMIT_PROB:
+        chain["band_limit"] = {"low_hz": TELEPHONE_BAND_HZ[0], "high_hz": TELEPHONE_BAND_HZ[1]}
+    if rng.random() < GAIN_PROB:
+        chain["gain"] = {"db": float(rng.uniform(*GAIN_RANGE_DB))}
+    if rng.random() < CODEC_PROB:
+        codec = str(rng.choice(list(CODEC_BITRATES_BPS)))
+        chain["codec"] = {"codec": codec, "bitrate_bps": int(rng.choice(CODEC_BITRATES_BPS[codec]))}
+    return chain
+
+
+def apply_chain(audio: np.ndarray, chain: dict, rng: np.random.Generator) -> np.ndarray:
+    """``audio`` through the steps ``chain`` names (see ``draw_chain``), in a fixed order.
+
+    The order is speed, reverb, noise, mic_eq or band_limit, gain, codec: the
+    speaker's tempo first, so the room and microphone are not sped up with it; room
+    noise before the microphone, which colours it along with the speech (``snr_db``
+    holds where the noise enters); the recording level, then the transmission.
+    ``rng`` draws the noise and the room. The output has the input's shape unless
+    the chain has a speed step.
+    """
+    effects = {
+        "speed": speed_perturb,
+        "reverb": lambda x, **kwargs: reverberate(x, rng=rng, **kwargs),
+        "noise": lambda x, **kwargs: add_noise(x, rng=rng, **kwargs),
+        "mic_eq": equalise,
+        "band_limit": band_limit,
+        "gain": gain,
+        "codec": codec_round_trip,
+    }
+    unknown = set(chain) - set(effects)
+    if unknown:
+        raise ValueError(f"Unknown augmentation steps {sorted(unknown)}; known: {list(effects)}.")
+    audio = np.array(audio, dtype=np.float32)  # a copy, even when no step is drawn
+    for name, effect in effects.items():
+        if name in chain:
+            audio = effect(audio, **chain[name])
+    return audio
+
+
+def random_chain(audio: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """``audio`` as a presenter's laptop microphone in a room might record it, and what was done.
+
+    Returns ``(augmented, chain)``: float32 audio (shape ``(n_samples,)``, or
+    ``(round(n_samples / factor),)`` with a speed step) and the JSON-able recipe of
+    ``draw_chain`` that ``apply_chain`` followed, for logging. The same ``rng``
+    state gives the same result.
+    """
+    chain = draw_chain(rng)
+    return apply_chain(audio, chain, rng), chain

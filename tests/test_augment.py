@@ -1,5 +1,7 @@
 """Waveform augmentation: each effect measured to do what it states, every output bounded and seeded."""
 
+import json
+
 import numpy as np
 import pytest
 import scipy.signal
@@ -216,3 +218,72 @@ def test_codec_round_trip_names_what_is_missing(monkeypatch):
     monkeypatch.setitem(augment.CODECS, "opus", ("ogg", "libopus_not_built"))
     with pytest.raises(augment.CodecUnavailableError, match="libopus_not_built"):
         augment.codec_round_trip(white(0.5), "opus")
+
+
+def peak_hz(x: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return float(np.fft.rfftfreq(len(x), 1 / SR)[np.argmax(spectrum)])
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.1])
+def test_speed_perturb_changes_duration_and_pitch_by_the_factor(factor):
+    tone = sine(1000.0, duration_s=2.0)
+    out = augment.speed_perturb(tone, factor)
+    check_bounded(out, round(len(tone) / factor))
+    assert peak_hz(out) == pytest.approx(1000.0 * factor, abs=2.0)  # bins are 0.5-0.6 Hz wide
+
+
+def test_draw_chain_follows_the_configured_probabilities():
+    rng = np.random.default_rng(10)
+    chains = [augment.draw_chain(rng) for _ in range(4000)]
+    expected = {"speed": augment.SPEED_PROB, "reverb": augment.REVERB_PROB, "noise": augment.NOISE_PROB,
+                "mic_eq": augment.MIC_EQ_PROB, "band_limit": augment.BAND_LIMIT_PROB,
+                "gain": augment.GAIN_PROB, "codec": augment.CODEC_PROB}
+    for step, probability in expected.items():
+        share = np.mean([step in chain for chain in chains])
+        assert share == pytest.approx(probability, abs=4 * np.sqrt(probability * (1 - probability) / 4000))
+    assert not any("mic_eq" in chain and "band_limit" in chain for chain in chains)
+    for chain in chains:
+        assert list(chain) == [step for step in expected if step in chain]  # listed in the order applied
+        if "reverb" in chain:
+            assert augment.RT60_RANGE_S[0] <= chain["reverb"]["rt60_s"] <= augment.RT60_RANGE_S[1]
+        if "noise" in chain:
+            assert augment.SNR_RANGE_DB[0] <= chain["noise"]["snr_db"] <= augment.SNR_RANGE_DB[1]
+        if "gain" in chain:
+            assert augment.GAIN_RANGE_DB[0] <= chain["gain"]["db"] <= augment.GAIN_RANGE_DB[1]
+        if "speed" in chain:
+            assert chain["speed"]["factor"] in augment.SPEED_FACTORS
+        if "codec" in chain:
+            assert chain["codec"]["bitrate_bps"] in augment.CODEC_BITRATES_BPS[chain["codec"]["codec"]]
+
+
+def test_apply_chain_is_the_steps_in_order(make_speech):
+    speech = make_speech(1.0)
+    chain = {"gain": {"db": -6.0}, "band_limit": {"low_hz": 300.0, "high_hz": 3400.0}}  # listed out of order
+    expected = augment.gain(augment.band_limit(speech, 300.0, 3400.0), -6.0)
+    np.testing.assert_array_equal(augment.apply_chain(speech, chain, np.random.default_rng(0)), expected)
+    with pytest.raises(ValueError, match="echo"):
+        augment.apply_chain(speech, {"echo": {}}, np.random.default_rng(0))
+
+
+def test_apply_chain_runs_every_step(make_speech):
+    rng = np.random.default_rng(11)
+    chain = {"speed": {"factor": 1.1}, "reverb": {"rt60_s": 0.5, "direct_to_reverb_db": 3.0},
+             "noise": {"snr_db": 5.0, "colour": "brown"}, "mic_eq": augment.draw_mic_eq(rng),
+             "gain": {"db": 6.0}, "codec": {"codec": "opus", "bitrate_bps": 16_000}}
+    speech = make_speech(1.0) / 0.26
+    check_bounded(augment.apply_chain(speech, chain, rng), round(len(speech) / 1.1))
+
+
+def test_random_chain_is_bounded_logged_and_fixed_by_the_seed(make_speech):
+    speech = make_speech(1.0)
+    for seed in range(12):
+        out, chain = augment.random_chain(speech, np.random.default_rng(seed))
+        factor = chain.get("speed", {}).get("factor", 1.0)
+        check_bounded(out, round(len(speech) / factor))
+        assert json.loads(json.dumps(chain)) == chain
+        again, same_chain = augment.random_chain(speech, np.random.default_rng(seed))
+        np.testing.assert_array_equal(out, again)
+        assert same_chain == chain
+    first, _ = augment.random_chain(speech, np.random.default_rng(0))
+    assert not np.array_equal(first, augment.random_chain(speech, np.random.default_rng(1))[0])
