@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING
 
 from ser import config
 from ser.audio import AudioError
-from ser.backbones import BACKBONE_KINDS
-from ser.dataset import RAVDESS_MD5, RAVDESS_URL, DatasetIndex, DownloadError, fetch_ravdess, index_dataset
+from ser.backbones import BACKBONE_KINDS, REGISTRY
+from ser.cards import CardError, ModelCard, model_folders, read_card
+from ser.corpora import CORPORA, CorpusIndex, index_corpora
+from ser.dataset import RAVDESS_MD5, RAVDESS_URL, DownloadError, fetch_ravdess
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,7 +37,7 @@ EXIT_SOME_FILES_FAILED = 1  # predict: the other files were still analysed
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # shell convention for Ctrl-C
 MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
-CHECKPOINT_KINDS = ("wav2vec2",)  # the backbone kinds whose weights --backbone can choose
+CHECKPOINT_KINDS = tuple(k for k, e in REGISTRY.items() if e.checkpoint_choice)  # --backbone picks weights
 
 
 class UserError(Exception):
@@ -54,53 +56,52 @@ def _counts(labels: pd.Series, order) -> str:
     return "\n".join(f"  {name:<10} {n:>5}" for name, n in counts.items())
 
 
-def summary(index: DatasetIndex) -> str:
-    """Human-readable counts per emotion and per actor, then every problem."""
+def summary(index: CorpusIndex) -> str:
+    """Human-readable counts per corpus, emotion and speaker, then every problem."""
     clips = index.clips
-    actors = clips["actor"].map(lambda a: f"Actor_{a:02d}")
-    genders = clips.drop_duplicates("actor")["gender"].value_counts()
-    lines = [
-        f"{len(clips)} clips, {actors.nunique()} actors ({genders.get('male', 0)} male, "
-        f"{genders.get('female', 0)} female), {len(index.problems)} problems",
-        "per emotion:",
-        _counts(clips["emotion"], config.EMOTIONS),
-        "per actor:",
-        _counts(actors, sorted(actors.unique())),
-    ]
+    lines = [f"{len(clips)} clips, {clips['speaker'].nunique()} speakers, "
+             f"{clips['corpus'].nunique()} corpora, {len(index.problems)} problems"]
+    for corpus, rows in clips.groupby("corpus"):
+        genders = rows.drop_duplicates("speaker")["gender"].value_counts()
+        lines += [f"{CORPORA[corpus].name}: {len(rows)} clips, {rows['speaker'].nunique()} speakers "
+                  f"({genders.get('M', 0)} male, {genders.get('F', 0)} female)", "  per emotion:",
+                  _counts(rows["emotion"], CORPORA[corpus].emotions), "  per speaker:",
+                  _counts(rows["speaker"], sorted(rows["speaker"].unique()))]
     if index.problems:
         lines += ["problems:", *(f"  {p}" for p in index.problems)]
     return "\n".join(line for line in lines if line)
 
 
-def cv_headline(cv: dict | None) -> str:
-    """One line of a cross-validation report's headline figures."""
-    from ser.evaluation import NOT_CROSS_VALIDATED
-
-    if not cv:
-        return NOT_CROSS_VALIDATED
-    return (f"accuracy {cv['accuracy']:.3f}, UAR {cv['uar']:.3f}, macro-F1 {cv['macro_f1']:.3f} "
-            f"({cv['n']} clips, {cv.get('folds', 'cross-validated')})")
+def _reading(p) -> str:
+    """One model's reading: the label, or "label or runner-up?" when unsure, and its confidence."""
+    text = f"{p.label} or {p.runner_up}?" if p.unsure else p.label
+    return f"{text:<22} {p.confidence:.0%}"
 
 
 def prediction_text(path: str, analysis: ClipAnalysis) -> str:
-    """A ``ClipAnalysis`` as a few readable lines: the fused verdict, each model, the timeline."""
+    """A ``ClipAnalysis`` as a few readable lines: the reading that measures best first, then
+    the others, then the timeline of the fused verdict."""
     head = f"{path}  {analysis.duration_s:.2f} s"
     if not analysis.speech:
         return f"{head}  no speech detected"
-    lines = [f"{head}  fused: {analysis.fused.label} {analysis.fused.confidence:.2f}"]
-    lines += [f"  {model_id:<12} {p.label:<10} {p.confidence:.2f}" for model_id, p in analysis.models.items()]
+    readings = dict(analysis.models, fused=analysis.fused)
+    order = [analysis.lead] + [k for k in readings if k != analysis.lead]
+    lines = [head] + [f"  {k:<13} {_reading(readings[k])}" for k in order]
     for w in analysis.timeline:
-        verdict = f"{w.fused.label} {w.fused.confidence:.2f}" if w.fused else "no speech"
+        verdict = _reading(w.fused) if w.fused else "no speech"
         lines.append(f"  {w.start_s:6.2f}-{w.end_s:6.2f} s  {verdict}")
     return "\n".join(lines)
 
 
 def unscored_text(report: dict) -> str:
     """The clips of an ``evaluate_models`` report that got no prediction, one per line, and why."""
+    from ser.evaluation import NO_SPEECH
+
     if not report["unscored"]:
         return "Every clip was scored."
-    lines = [f"{report['no_speech']} clips with no speech detected and {report['unreadable']} unreadable, "
-             "scored as wrong:"]
+    no_speech = sum(reason == NO_SPEECH for reason in report["unscored"].values())
+    lines = [f"{no_speech} clips with no speech detected and {len(report['unscored']) - no_speech} "
+             "unreadable, scored as wrong:"]
     return "\n".join(lines + [f"  {path}: {reason}" for path, reason in report["unscored"].items()])
 
 
@@ -123,13 +124,13 @@ def _load_models(models_dir: str):
     return models
 
 
-def _load_data(data_dir: str):
-    """The labelled speech clips of a RAVDESS folder (``experiment.LabelledData``)."""
-    from ser.experiment import load_labelled
+def _load_data(data_dir: str, only: list[str] | None = None):
+    """The labelled clips of the corpora in ``data_dir`` (``experiment.Corpora``)."""
+    from ser.experiment import load_corpora
 
     try:
-        return load_labelled(data_dir)
-    except ValueError as err:  # a folder without RAVDESS clips
+        return load_corpora(data_dir, only)
+    except ValueError as err:  # a folder without a known corpus
         raise UserError(str(err)) from None
 
 
@@ -146,20 +147,24 @@ def _one_torch_thread() -> None:
 
 
 def _check_backbone(args: argparse.Namespace) -> None:
-    if args.backbone and args.model not in CHECKPOINT_KINDS:
+    others = [k for k in (args.model or config.SHIPPED_MODELS) if k not in CHECKPOINT_KINDS]
+    if args.backbone and others:
         raise UserError(f"--backbone chooses weights only for {', '.join(CHECKPOINT_KINDS)}, "
-                        f"not {args.model}")
+                        f"not {', '.join(others)}")
 
 
 # --- commands -----------------------------------------------------------------------------
 def cmd_data_download(args: argparse.Namespace) -> int:
-    index = fetch_ravdess(args.dest, url=args.url, md5=args.md5)
-    print(summary(index))
+    fetch_ravdess(args.dest, url=args.url, md5=args.md5)
+    print(summary(index_corpora(args.dest)))
     return EXIT_OK
 
 
 def cmd_data_index(args: argparse.Namespace) -> int:
-    index = index_dataset(args.dir)
+    try:
+        index = index_corpora(args.dir)
+    except ValueError as err:
+        raise UserError(str(err)) from None
     print(summary(index))
     if args.csv:
         index.clips.to_csv(args.csv, index=False)
@@ -167,59 +172,89 @@ def cmd_data_index(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from ser.experiment import train_model
-    from ser.models import read_card
+def _train_all(args: argparse.Namespace, models_dir: Path) -> list[Path]:
+    """Train (with both cross-validations) each requested model, then stack them."""
+    from ser.experiment import fit_fusion, train_model
 
     _check_backbone(args)
-    folder = train_model(args.model, _load_data(args.data), Path(args.models_dir),
-                         checkpoint=args.backbone, with_cv=not args.no_cv)
-    print(f"wrote {folder}")
-    print(f"cross-validation: {cv_headline(read_card(folder)['cv'])}")
+    data = _load_data(args.data, args.corpora)
+    kinds = args.model or list(config.SHIPPED_MODELS)
+    folders = []
+    for kind in kinds:
+        print(f"{kind}: features, cross-validation, calibration, final model …", file=sys.stderr, flush=True)
+        folders.append(train_model(kind, data, models_dir, checkpoint=args.backbone, with_cv=not args.no_cv))
+    if len(kinds) > 1 and not args.no_cv:
+        fit_fusion(models_dir)
+    return folders
+
+
+def _results(models_dir: Path, kinds: list[str]) -> str:
+    from ser.reports import read_fusion, results_markdown
+
+    cards = [read_card(f) for f in model_folders(models_dir) if f.name in kinds]
+    fusion = read_fusion(models_dir) if len(kinds) > 1 else None
+    return results_markdown(cards, fusion)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    models_dir = Path(args.models_dir)
+    folders = _train_all(args, models_dir)
+    for folder in folders:
+        print(f"wrote {folder}: {cv_headline(read_card(folder))}")
+    if not args.no_cv:
+        print(_results(models_dir, [f.name for f in folders]))
     return EXIT_OK
 
 
 def cmd_cv(args: argparse.Namespace) -> int:
-    from ser.evaluation import report_markdown
-    from ser.experiment import run_cv
+    import tempfile
 
-    _check_backbone(args)
-    report, _ = run_cv(args.model, _load_data(args.data), checkpoint=args.backbone)
-    name = f"{args.model} ({args.backbone})" if args.backbone else args.model
-    markdown = report_markdown({name: report})
+    args.no_cv, args.models_dir = False, None
+    with tempfile.TemporaryDirectory(prefix="ser-cv-") as scratch:  # the models are not kept
+        folders = _train_all(args, Path(scratch))
+        markdown = _results(Path(scratch), [f.name for f in folders])
     print(markdown)
-    if args.json:
-        _write(args.json, json.dumps(report, indent=2))
     if args.markdown:
         _write(args.markdown, markdown)
     return EXIT_OK
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ser.evaluation import evaluate_models, report_markdown
+    from ser.evaluation import evaluate_models
 
     _one_torch_thread()
     data = _load_data(args.data)  # first: a wrong folder is reported before the models load
-    reports = evaluate_models(data, _load_models(args.models))
+    from ser.reports import read_fusion
+
+    reports = evaluate_models(data, _load_models(args.models), read_fusion(Path(args.models)))
     if args.json:
         print(json.dumps(reports, indent=2))
         return EXIT_OK
-    print(report_markdown(reports))
-    print()
-    print(unscored_text(next(iter(reports.values()))))  # the same clips for every model
+    for corpus in data.corpus_ids:
+        print(f"{CORPORA[corpus].name}:")
+        for model_id, by_corpus in reports.items():
+            if model_id in ("unscored", "data_sha256"):
+                continue
+            r = by_corpus[corpus]
+            neutral = "–" if r["neutral_recall"] is None else f"{r['neutral_recall']:.3f}"
+            print(f"  {model_id:<13} UAR {r['uar']:.3f}  neutral recall {neutral}  "
+                  f"calibration error {r['ece']:.3f}  unsure {r['unsure_share']:.0%}")
+    print(unscored_text(reports))
     return EXIT_OK
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from ser.audio import load_audio, message_for
     from ser.inference import analyse
+    from ser.reports import read_fusion
 
     _one_torch_thread()
     models = _load_models(args.models)
+    fusion = read_fusion(Path(args.models))
     failed = 0
     for path in args.files:
         try:
-            analysis = analyse(load_audio(path), models)
+            analysis = analyse(load_audio(path), models, fusion)
         except AudioError as err:
             failed += 1
             if args.format == "json":
@@ -235,18 +270,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from ser.models import ModelError, model_folders, read_card
-
     folders = model_folders(Path(args.models))
     if not folders:
         raise UserError(f"{args.models}: no models found (expected folders holding card.json)")
     for folder in folders:
         try:
             card = read_card(folder)
-            backbone = card["backbone"]
-            lines = [f"{card['id']}: {card['name']}", f"  backbone: {backbone['name']}",
-                     f"  source:   {backbone['source']}", f"  CV:       {cv_headline(card.get('cv'))}"]
-        except (ModelError, KeyError) as err:
+            lines = [f"{card.id}: {card.name}", f"  backbone: {card.backbone.name}",
+                     f"  source:   {card.backbone.source}", f"  trained:  {card.training['data']}",
+                     f"  measured: {cv_headline(card)}",
+                     f"  unsure below {card.calibration.unsure_below:.0%} (temperature "
+                     f"{card.calibration.temperature:.2f}, fitted on {card.calibration.fitted_on})"]
+        except CardError as err:
             lines = [f"{folder.name}: unreadable card ({err})"]
         print("\n".join(lines))
     return EXIT_OK
@@ -260,7 +295,7 @@ def _md5(value: str) -> str:
 
 
 def _add_data(commands) -> None:
-    data = commands.add_parser("data", help="get and inspect the RAVDESS data")
+    data = commands.add_parser("data", help="get and inspect the emotional-speech corpora")
     sub = data.add_subparsers(dest="subcommand", required=True)
 
     download = sub.add_parser("download", help="download, verify and extract the RAVDESS speech archive")
@@ -270,42 +305,50 @@ def _add_data(commands) -> None:
                           help="expected MD5 of the archive (default: the published MD5 of the Zenodo file)")
     download.set_defaults(func=cmd_data_download)
 
-    index = sub.add_parser("index", help="count clips per emotion/actor and list files that break the scheme")
-    index.add_argument("dir", metavar="DIR", help="a RAVDESS folder (Actor_XX/*.wav or *.flac)")
+    known = ", ".join(c.name for c in CORPORA.values())
+    index = sub.add_parser("index", help="count clips per corpus, emotion and speaker; list files that "
+                                         "break a naming scheme")
+    index.add_argument("dir", metavar="DIR", help=f"one corpus folder or a folder of corpora ({known})")
     index.add_argument("--csv", metavar="OUT", help="also write the index as CSV")
     index.set_defaults(func=cmd_data_index)
 
 
 def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
-    """--data, --model and --backbone, shared by train and cv."""
+    """--data, --model, --corpora and --backbone, shared by train and cv."""
+    known = ", ".join(CORPORA)
     parser.add_argument("--data", required=True, metavar="DIR",
-                        help="a RAVDESS folder (Actor_XX/*.wav or *.flac)")
-    parser.add_argument("--model", required=True, choices=BACKBONE_KINDS, help="the backbone kind")
+                        help=f"one corpus folder or a folder of corpora ({known})")
+    parser.add_argument("--model", action="append", choices=BACKBONE_KINDS,
+                        help="a backbone; repeat for several (default: the shipped ones, "
+                             f"{', '.join(config.SHIPPED_MODELS)}, then their fused verdict)")
+    parser.add_argument("--corpora", nargs="+", choices=list(CORPORA), metavar="ID",
+                        help=f"use only these corpora of DIR ({known})")
     parser.add_argument("--backbone", metavar="ID",
                         help="wav2vec2 only: a transformers checkpoint id or local folder "
                              "(default facebook/wav2vec2-base)")
 
 
 def _add_models(commands) -> None:
-    train = commands.add_parser("train",
-                                help="cross-validate, then train and save a model on a RAVDESS folder")
+    train = commands.add_parser("train", help="cross-validate, calibrate, then train and save models")
     _add_recipe_arguments(train)
     train.add_argument("--models-dir", default=str(config.MODELS_DIR), metavar="DIR",
-                       help="where the model folder is written (default: %(default)s)")
-    train.add_argument("--no-cv", action="store_true", help="skip cross-validation (the card then has no CV)")
+                       help="where the model folders are written (default: %(default)s)")
+    train.add_argument("--no-cv", action="store_true",
+                       help="skip cross-validation (the card then has no figures and no calibration)")
     train.set_defaults(func=cmd_train)
 
-    cv = commands.add_parser("cv", help="speaker-independent cross-validation of a recipe (5 folds by actor)")
+    cv = commands.add_parser("cv", help="the results table: folds by speaker inside every corpus and "
+                                        "leave-one-corpus-out, per model and fused (nothing is saved)")
     _add_recipe_arguments(cv)
-    cv.add_argument("--json", metavar="OUT", help="also write the report as JSON")
-    cv.add_argument("--markdown", metavar="OUT", help="also write the markdown report")
+    cv.add_argument("--markdown", metavar="OUT", help="also write the markdown tables")
     cv.set_defaults(func=cmd_cv)
 
-    evaluate = commands.add_parser("evaluate", help="score the models on every clip of a RAVDESS folder")
-    evaluate.add_argument("--data", required=True, metavar="DIR", help="a RAVDESS folder")
+    evaluate = commands.add_parser("evaluate", help="score the shipped models on every clip of a corpus "
+                                                    "they never heard (e.g. a kept-back test set)")
+    evaluate.add_argument("--data", required=True, metavar="DIR", help="one corpus folder or a folder of corpora")
     evaluate.add_argument("--models", default=str(config.MODELS_DIR), metavar="DIR",
                           help="models folder (default: %(default)s)")
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of markdown")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = commands.add_parser("predict", help="the emotion in audio files, by every model and fused")
@@ -313,12 +356,13 @@ def _add_models(commands) -> None:
                          help="audio files (wav, flac, ogg, mp3, m4a, webm), each at most "
                               f"{config.MAX_DURATION_S:g} s long; set SER_MAX_DURATION_S to change the limit")
     predict.add_argument("--format", choices=("json", "text"), default="json",
-                         help="json: one JSON object per line (default); text: readable lines")
+                         help="json: one JSON object per line (default), with \"unsure\" per model and "
+                              "for the fused verdict; text: readable lines")
     predict.add_argument("--models", default=str(config.MODELS_DIR), metavar="DIR",
                          help="models folder (default: %(default)s)")
     predict.set_defaults(func=cmd_predict)
 
-    listing = commands.add_parser("models", help="list the models with their backbone and CV scores")
+    listing = commands.add_parser("models", help="list the models with their backbone and measured scores")
     listing.add_argument("--models", default=str(config.MODELS_DIR), metavar="DIR",
                          help="models folder (default: %(default)s)")
     listing.set_defaults(func=cmd_models)

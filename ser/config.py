@@ -49,18 +49,14 @@ def feature_parameters() -> dict:
             "n_mels": N_MELS, "n_mfcc": N_MFCC, "fmin_hz": FMIN_HZ, "fmax_hz": FMAX_HZ}
 
 
-# --- models: one recipe per backbone kind (docs/experiments.md says why) ----------
-ENSEMBLE = {"n_members": 3}  # three seeds averaged: steadier than one head (experiments.md)
-RECIPES = {
-    "mfcc": {"name": "MFCC + attentive CNN head", "head": {}, "train": ENSEMBLE},
-    "wakehubert": {"name": "WakeHuBERT-tiny + attentive CNN head", "head": {}, "train": ENSEMBLE},
-    "wav2vec2": {"name": "Wav2Vec2 layers + attentive CNN head", "head": {}, "train": ENSEMBLE},
-    "whisper": {"name": "Whisper tiny.en encoder + attentive CNN head", "head": {}, "train": ENSEMBLE,
-                "backbone": {"pad_to_30s": False}},
-}
+# --- models ---------------------------------------------------------------------
+# A calibrated top probability below this reads as "unsure": the model is then more
+# likely wrong than right, so the app asks ("angry or sad?") instead of stating.
+UNSURE_BELOW = 0.5
+MIN_CALIBRATION_SPEECH_S = 3.0  # calibrating to a voice needs at least this much of its speech
+SHIPPED_MODELS = ("mfcc", "wakehubert", "whisper-base")  # what `ser train --all` trains and the app shows
 
 # --- inference ------------------------------------------------------------------
-MIN_FUSION_WEIGHT = 0.01  # a model's least say in the fused verdict (see inference.fusion_weight)
 WINDOW_S = 4.0  # clips longer than this also get a per-window timeline
 HOP_S = 2.0
 
@@ -86,9 +82,19 @@ MODELS_DIR = PROJECT_DIR / "models"
 EXAMPLES_DIR = PROJECT_DIR / "examples"
 CACHE_DIR = Path(os.environ.get("SER_CACHE_DIR", PROJECT_DIR / ".cache"))
 DATA_DIR_ENV = "SER_DATA_DIR"  # a RAVDESS folder (ravdess-16k or the released Actor_XX layout)
+CORPORA_DIR_ENV = "SER_CORPORA_DIR"  # a folder holding several corpora (ravdess-16k, ased-16k, …)
+
+
+def _folder_from(env: str):
+    value = os.environ.get(env)
+    return Path(value) if value and Path(value).is_dir() else None
 
 
 def data_dir():
     """The RAVDESS folder named by $SER_DATA_DIR, or None when unset or missing."""
-    value = os.environ.get(DATA_DIR_ENV)
-    return Path(value) if value and Path(value).is_dir() else None
+    return _folder_from(DATA_DIR_ENV)
+
+
+def corpora_dir():
+    """The folder of corpora named by $SER_CORPORA_DIR, or None when unset or missing."""
+    return _folder_from(CORPORA_DIR_ENV)

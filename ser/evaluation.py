@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
 
 from ser import audio as audio_io
@@ -16,11 +15,6 @@ if TYPE_CHECKING:  # scoring saved models needs torch; folds and reports do not
     from ser.models import EmotionModel
 
 N_FOLDS = 5
-CITATION = (
-    "Livingstone SR, Russo FA (2018). The Ryerson Audio-Visual Database of Emotional Speech "
-    "and Song (RAVDESS). PLoS ONE 13(5): e0196391. https://doi.org/10.1371/journal.pone.0196391"
-)
-DATA_LICENCE = "RAVDESS: CC BY-NC-SA 4.0"
 NO_PREDICTION = -1  # label index of a clip that got no prediction: scored as wrong
 NO_SPEECH = "no speech detected"
 
@@ -33,6 +27,92 @@ def actor_folds(actors: np.ndarray, n_folds: int = N_FOLDS) -> list[np.ndarray]:
     """
     actors = np.asarray(actors)
     return [np.flatnonzero((actors - 1) % n_folds == k) for k in range(n_folds)]
+
+
+def speaker_folds(corpora, speakers, n_folds: int = N_FOLDS) -> list[np.ndarray]:
+    """Folds by speaker inside every corpus: each fold holds about 1/n_folds of every
+    corpus's speakers, and every speaker is tested exactly once.
+
+    Speakers are dealt to folds in their sorted order, so RAVDESS actor ``a`` lands in
+    fold ``(a - 1) % n_folds`` as in ``actor_folds``.
+    """
+    corpora, speakers = np.asarray(corpora), np.asarray(speakers)
+    fold_of = np.zeros(len(speakers), int)
+    for corpus in np.unique(corpora):
+        in_corpus = corpora == corpus
+        for k, speaker in enumerate(sorted(set(speakers[in_corpus].tolist()))):
+            fold_of[in_corpus & (speakers == speaker)] = k % n_folds
+    return [np.flatnonzero(fold_of == k) for k in range(n_folds)]
+
+
+def corpus_folds(corpora) -> dict[str, np.ndarray]:
+    """Leave-one-corpus-out: the clips of each corpus, tested by a model trained on the others."""
+    corpora = np.asarray(corpora)
+    return {corpus: np.flatnonzero(corpora == corpus) for corpus in np.unique(corpora)}
+
+
+def allowed_mask(corpora, corpus_emotions: dict[str, tuple[str, ...]],
+                 labels=config.EMOTIONS) -> np.ndarray:
+    """``(n_clips, n_classes)`` bool: the classes each clip's corpus can name."""
+    rows = {c: np.isin(labels, emotions) for c, emotions in corpus_emotions.items()}
+    return np.stack([rows[c] for c in corpora])
+
+
+def fold_absent(probs: np.ndarray, emotions: tuple[str, ...], labels=config.EMOTIONS) -> np.ndarray:
+    """Probabilities as a corpus with only ``emotions`` can score them: where it has no
+    "calm", calm's probability is added to "neutral" (RAVDESS's calm is a low-arousal
+    neutral); other classes it lacks keep their mass and count as wrong."""
+    probs = np.array(probs, dtype=np.float64)
+    labels = list(labels)
+    if "calm" in labels and "calm" not in emotions:
+        probs[:, labels.index("neutral")] += probs[:, labels.index("calm")]
+        probs[:, labels.index("calm")] = 0.0
+    return probs
+
+
+def expected_calibration_error(confidence, correct, n_bins: int = 10) -> float:
+    """ECE of top-probability confidence: the clip-weighted mean gap between accuracy and
+    mean confidence over ``n_bins`` equal-width bins of confidence."""
+    confidence, correct = np.asarray(confidence, float), np.asarray(correct, float)
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    gap = 0.0
+    for b in range(n_bins):
+        in_bin = bins == b
+        if in_bin.any():
+            gap += in_bin.sum() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(gap / max(len(confidence), 1))
+
+
+def transfer_score(y_true, probs, emotions: tuple[str, ...], unsure_below: float | None = None,
+                   labels=config.EMOTIONS) -> dict:
+    """How a model does on one corpus: UAR over that corpus's ``emotions`` (a predicted calm
+    counts as neutral where the corpus has no calm; another class it lacks is wrong),
+    neutral recall, accuracy, expected calibration error (10 bins, top probability),
+    and, given a threshold, the share of readings marked unsure and the accuracy of the rest.
+    A row of NaN probabilities (no prediction) counts as wrong.
+    """
+    y_true = np.asarray(y_true)
+    folded = np.nan_to_num(fold_absent(probs, emotions, labels), nan=0.0)
+    scored = ~np.isnan(np.asarray(probs, float)).any(axis=1)  # NaN rows: no prediction, wrong
+    y_pred = np.where(scored, folded.argmax(1), NO_PREDICTION)
+    confidence = folded.max(1)
+    correct = y_pred == y_true
+    present = [labels.index(e) for e in emotions]
+    recalls = {labels[k]: float(correct[y_true == k].mean()) for k in present if (y_true == k).any()}
+    report = {
+        "n": int(len(y_true)),
+        "uar": float(np.mean(list(recalls.values()))),
+        "accuracy": float(correct.mean()),
+        "neutral_recall": recalls.get("neutral"),
+        "ece": expected_calibration_error(confidence, correct),
+        "per_class_recall": recalls,
+        "predicted_share": {labels[k]: float(np.mean(y_pred == k)) for k in range(len(labels))},
+    }
+    if unsure_below is not None:
+        sure = confidence >= unsure_below
+        report["unsure_share"] = float(1 - sure.mean())
+        report["sure_accuracy"] = float(correct[sure].mean()) if sure.any() else None
+    return report
 
 
 def score(y_true, y_pred, actors=None, labels=config.EMOTIONS) -> dict:
@@ -63,115 +143,51 @@ def score(y_true, y_pred, actors=None, labels=config.EMOTIONS) -> dict:
     return report
 
 
-def clip_labels(path: str, models: list[EmotionModel]) -> tuple[dict[str, int], str | None]:
-    """Predicted emotion index of each model id and of "fused" for one file, as
-    ``predict`` sees it (``load_audio`` then ``analyse``), and why there is none.
+def clip_probabilities(path: str, models: list[EmotionModel], fusion: dict | None
+                       ) -> tuple[dict[str, np.ndarray | None], str | None]:
+    """Probabilities of each model id and of "fused" for one file, as ``predict`` sees it
+    (``load_audio`` then ``analyse``), and why there are none.
 
-    A file that does not load, or holds no speech, gets ``NO_PREDICTION`` from every
-    model and the reason; otherwise the reason is None.
+    A file that does not load, or holds no speech, gets None from every model and the
+    reason; otherwise the reason is None.
     """
     from ser.inference import analyse
 
     keys = [m.id for m in models] + ["fused"]
     try:
-        analysis = analyse(audio_io.load_audio(path), models)
+        analysis = analyse(audio_io.load_audio(path), models, fusion)
     except audio_io.AudioError as err:
-        return dict.fromkeys(keys, NO_PREDICTION), str(err)
+        return dict.fromkeys(keys), str(err)
     if not analysis.speech:
-        return dict.fromkeys(keys, NO_PREDICTION), NO_SPEECH
+        return dict.fromkeys(keys), NO_SPEECH
     predictions = dict(analysis.models, fused=analysis.fused)
-    return {k: config.EMOTIONS.index(predictions[k].label) for k in keys}, None
+    return {k: np.array([predictions[k].probs[e] for e in config.EMOTIONS]) for k in keys}, None
 
 
-def evaluate_models(data, models: list[EmotionModel], progress: bool = True) -> dict[str, dict]:
-    """Score ``models`` and their fusion on every clip of ``data`` (``experiment.LabelledData``).
+def evaluate_models(data, models: list[EmotionModel], fusion: dict | None = None,
+                    progress: bool = True) -> dict:
+    """Score ``models`` and their fused verdict on every clip of ``data`` (``experiment.Corpora``),
+    one ``transfer_score`` per corpus, with each model's calibrated threshold.
 
-    Returns ``{model_id: score(...) report, ..., "fused": report}``. Every report also
-    has ``no_speech`` and ``unreadable`` (counts) and ``unscored`` ({path: reason}):
-    the clips that got no prediction, scored as wrong.
+    Returns ``{model_id or "fused": {corpus: report}}`` plus ``"unscored"``: {path: reason}
+    for the clips that got no prediction (scored as wrong).
     """
     from tqdm import tqdm
 
-    predicted = {m.id: [] for m in models} | {"fused": []}
+    from ser.corpora import CORPORA
+
+    keys = [m.id for m in models] + ["fused"]
+    probs = {k: np.full((len(data.labels), len(config.EMOTIONS)), np.nan) for k in keys}
     unscored = {}
-    for path in tqdm(data.paths, desc="evaluate", unit="clip", disable=not progress):
-        labels, reason = clip_labels(path, models)
-        for k, index in labels.items():
-            predicted[k].append(index)
+    for i, path in enumerate(tqdm(data.clips["path"], desc="evaluate", unit="clip", disable=not progress)):
+        clip, reason = clip_probabilities(path, models, fusion)
+        for k, p in clip.items():
+            if p is not None:
+                probs[k][i] = p
         if reason:
             unscored[path] = reason
-    no_speech = sum(reason == NO_SPEECH for reason in unscored.values())
-    extra = {"no_speech": no_speech, "unreadable": len(unscored) - no_speech, "unscored": unscored,
-             "data_sha256": data.sha256}
-    return {k: score(data.labels, y_pred, data.actors) | extra for k, y_pred in predicted.items()}
-
-
-def report_markdown(reports: dict[str, dict]) -> str:
-    """A markdown summary of several models' reports: the headline table, per-class
-    recall, per-actor accuracy (where the reports have it) and each confusion matrix."""
-    lines = [
-        "| model | clips | accuracy | UAR | macro-F1 |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for model_id, r in reports.items():
-        lines.append(
-            f"| {model_id} | {r['n']} | {r['accuracy']:.3f} | {r['uar']:.3f} | {r['macro_f1']:.3f} |"
-        )
-    labels = next(iter(reports.values()))["labels"] if reports else []
-    lines += ["", "Per-class recall:", "", "| model | " + " | ".join(labels) + " |"]
-    lines.append("|---|" + "---:|" * len(labels))
-    for model_id, r in reports.items():
-        recalls = " | ".join(f"{r['per_class_recall'][label]:.2f}" for label in labels)
-        lines.append(f"| {model_id} | {recalls} |")
-    lines += _per_actor_lines(reports)
-    for model_id, r in reports.items():
-        lines += _confusion_lines(model_id, r)
-    lines += ["", f"Data: {CITATION} {DATA_LICENCE}."]
-    return "\n".join(lines)
-
-
-def _per_actor_lines(reports: dict[str, dict]) -> list[str]:
-    """Accuracy per actor (rows) and model (columns); nothing when no report has actors."""
-    with_actors = {k: r["per_actor_accuracy"] for k, r in reports.items() if "per_actor_accuracy" in r}
-    if not with_actors:
-        return []
-    actors = sorted({a for accuracies in with_actors.values() for a in accuracies})
-    lines = ["", "Per-actor accuracy:", "", "| actor | " + " | ".join(with_actors) + " |"]
-    lines.append("|---|" + "---:|" * len(with_actors))
-    for actor in actors:
-        cells = " | ".join(f"{acc[actor]:.2f}" if actor in acc else "" for acc in with_actors.values())
-        lines.append(f"| {actor} | {cells} |")
-    return lines
-
-
-def _confusion_lines(model_id: str, report: dict) -> list[str]:
-    """The confusion matrix of one report: rows true emotion, columns predicted, clip counts."""
-    labels = report["labels"]
-    lines = ["", f"Confusion matrix of {model_id} (rows true, columns predicted):", "",
-             "| true / predicted | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
-    for label, row in zip(labels, report["confusion"]):
-        lines.append(f"| {label} | " + " | ".join(str(n) for n in row) + " |")
-    return lines
-
-
-NOT_CROSS_VALIDATED = "not cross-validated"
-
-
-def scores_table(cards: list[dict]) -> pd.DataFrame:
-    """One row per model card: its cross-validated accuracy, UAR and macro-F1 (0..1).
-
-    A card whose ``cv`` is null keeps its row, with empty scores and
-    ``NOT_CROSS_VALIDATED`` as its evaluation, so no model silently disappears.
-    """
-    rows = []
-    for card in cards:
-        cv = card.get("cv")
-        rows.append({
-            "model": card["name"],
-            "clips": cv["n"] if cv else None,
-            "accuracy": cv["accuracy"] if cv else None,
-            "UAR": cv["uar"] if cv else None,
-            "macro-F1": cv["macro_f1"] if cv else None,
-            "evaluation": cv.get("folds", "cross-validated") if cv else NOT_CROSS_VALIDATED,
-        })
-    return pd.DataFrame(rows, columns=["model", "clips", "accuracy", "UAR", "macro-F1", "evaluation"])
+    thresholds = {m.id: m.card.calibration.unsure_below for m in models} | {"fused": config.UNSURE_BELOW}
+    reports = {k: {c: transfer_score(data.labels[data.corpora == c], probs[k][data.corpora == c],
+                                     CORPORA[c].emotions, thresholds[k])
+                   for c in data.corpus_ids} for k in keys}
+    return reports | {"unscored": unscored, "data_sha256": data.sha256}

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ser import audio as audio_io
-from ser import config
+from ser import calibration, config, reports
 from ser.models import EmotionModel
-
-FUSED = "fused"  # the key of the fused verdict beside the model ids
+from ser.reports import FUSED
 
 
 @dataclass(frozen=True)
@@ -103,48 +102,32 @@ class ClipAnalysis:
         return rows
 
 
-def fusion_weight(card: dict) -> float:
-    """How much a model counts in the fused verdict: its cross-validated UAR above chance.
-
-    A fixed rule read from the card, not weights fitted to predictions, so the fused
-    cross-validation figure stays honest. Equal weights let the weak models outvote
-    the strong one (measured: docs/experiments.md). A model without CV counts as
-    barely above chance.
-    """
-    chance = 1.0 / len(card["labels"])
-    uar = (card.get("cv") or {}).get("uar", chance)
-    return max(uar - chance, config.MIN_FUSION_WEIGHT)
-
-
-def lead_id(models: list[EmotionModel]) -> str:
-    """The model whose cross-validated UAR is highest: the reading to lead with.
-
-    The fused verdict leads only where it measured better than every single model.
-    """
-    scored = {m.id: (m.card.get("cv") or {}).get("uar", 0.0) for m in models}
-    return max(scored, key=scored.get) if scored else FUSED
-
-
-def fuse(predictions: list[Prediction], weights: list[float] | None = None) -> Prediction | None:
-    """The models' verdict together: the weighted mean of their probabilities."""
+def fuse(predictions: dict[str, Prediction], fusion: dict | None) -> Prediction | None:
+    """The models' verdict together: log-linear fusion with the stacking weights of
+    ``fusion`` (``reports.read_fusion``) when it covers exactly these models, else the
+    plain mean of their probabilities."""
     if not predictions:
         return None
-    labels = list(predictions[0].probs)
-    mean = np.average([[p.probs[k] for k in labels] for p in predictions], axis=0, weights=weights)
-    return Prediction(dict(zip(labels, mean.tolist())))
-
-
-def _fuse_models(predictions: dict[str, Prediction], models: list[EmotionModel]) -> Prediction | None:
-    weights = {m.id: fusion_weight(m.card) for m in models}
-    return fuse(list(predictions.values()), [weights[k] for k in predictions])
+    ids = list(predictions)
+    labels = list(predictions[ids[0]].probs)
+    probs = [np.array([predictions[k].probs[e] for e in labels]) for k in ids]
+    if fusion and sorted(fusion["models"]) == sorted(ids):
+        weights = dict(zip(fusion["models"], fusion["weights"]))
+        fused = calibration.fuse(probs, [weights[k] for k in ids])
+    else:
+        fused = np.mean(probs, axis=0)
+    return Prediction(dict(zip(labels, fused.tolist())), bool(calibration.unsure(fused.max())))
 
 
 def _prediction(model: EmotionModel, frames: np.ndarray) -> Prediction:
-    return Prediction(dict(zip(model.labels, model.predict_frames(frames).tolist())))
+    probs = model.predict_frames(frames)
+    unsure = calibration.unsure(probs.max(), model.card.calibration.unsure_below)
+    return Prediction(dict(zip(model.labels, probs.tolist())), bool(unsure))
 
 
-def analyse(audio: np.ndarray, models: list[EmotionModel]) -> ClipAnalysis:
-    """Analyse 16 kHz mono audio ``(n_samples,)`` with every model.
+def analyse(audio: np.ndarray, models: list[EmotionModel], fusion: dict | None = None) -> ClipAnalysis:
+    """Analyse 16 kHz mono audio ``(n_samples,)`` with every model; ``fusion`` holds the
+    stacking weights of the fused verdict (``reports.read_fusion``).
 
     Silence (no speech detected) is reported as such and never classified.
     """
@@ -158,13 +141,13 @@ def analyse(audio: np.ndarray, models: list[EmotionModel]) -> ClipAnalysis:
     clip = {m.id: _prediction(m, frames[m.id]) for m in models}
     timeline = []
     if duration_s > config.WINDOW_S:
-        timeline = [_window(audio, w_start, w_end, offset_s, models, frames)
+        timeline = [_window(audio, w_start, w_end, offset_s, models, frames, fusion)
                     for w_start, w_end in audio_io.windows(len(audio))]
-    return ClipAnalysis(duration_s, True, activity.speech_s, clip, _fuse_models(clip, models), timeline,
-                        lead_id(models))
+    lead = reports.lead_id([m.card for m in models], fusion)
+    return ClipAnalysis(duration_s, True, activity.speech_s, clip, fuse(clip, fusion), timeline, lead)
 
 
-def _window(audio, start, end, offset_s, models, frames) -> WindowPrediction:
+def _window(audio, start, end, offset_s, models, frames, fusion) -> WindowPrediction:
     start_s, end_s = start / config.SAMPLE_RATE, end / config.SAMPLE_RATE
     if not audio_io.speech_activity(audio[start:end]).has_speech:
         return WindowPrediction(start_s, end_s, False)
@@ -175,7 +158,7 @@ def _window(audio, start, end, offset_s, models, frames) -> WindowPrediction:
         hi = min(frames[m.id].shape[1], int(np.ceil((end_s - offset_s) * rate)))
         if hi - lo >= 2:
             preds[m.id] = _prediction(m, frames[m.id][:, lo:hi])
-    return WindowPrediction(start_s, end_s, bool(preds), preds, _fuse_models(preds, models))
+    return WindowPrediction(start_s, end_s, bool(preds), preds, fuse(preds, fusion))
 
 
 def warm_up(models: list[EmotionModel]) -> None:

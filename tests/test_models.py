@@ -8,18 +8,11 @@ import pytest
 import torch
 
 from ser import config
+from ser.cards import CARD_FILE, BackboneInfo, ModelCard, model_folders
 from ser.heads import HeadConfig, HeadEnsemble
 from ser.inference import analyse
-from ser.models import (
-    CARD_FILE,
-    HEAD_FILE,
-    EmotionModel,
-    ModelError,
-    load_model,
-    load_models,
-    model_folders,
-    save_model,
-)
+from ser.models import HEAD_FILE, EmotionModel, ModelError, load_model, load_models, save_model
+from ser.reports import read_fusion
 
 SR = config.SAMPLE_RATE
 MAX_HEAD_BYTES = 10 * 1024 * 1024
@@ -27,22 +20,22 @@ SHIPPED_IDS = sorted(p.name for p in model_folders(config.MODELS_DIR))
 PROBS_SUM_TOLERANCE = 1e-4  # float32 softmax means, summed in float64
 
 
-def tiny_mfcc_model(seed: int = 0) -> tuple[HeadEnsemble, dict]:
+def tiny_mfcc_model(seed: int = 0, hidden: int = 16) -> tuple[HeadEnsemble, ModelCard]:
     """A randomly initialised two-member head on the MFCC backbone, and its card."""
     torch.manual_seed(seed)
-    head_config = HeadConfig(n_layers=1, dim=3 * config.N_MFCC + config.N_MELS,
-                             n_classes=len(config.EMOTIONS), hidden=16)
+    dim = 3 * config.N_MFCC + config.N_MELS
+    head_config = HeadConfig(n_layers=1, dim=dim, n_classes=len(config.EMOTIONS), hidden=16)
     head = HeadEnsemble(head_config, n_members=2).eval()
+    head.temperature.fill_(1.7)
     for member in head.members:  # non-trivial statistics, so a lost buffer would show
-        member.feature_mean.normal_()
-        member.feature_std.uniform_(0.5, 2.0)
-    card = {
-        "id": "tiny",
-        "name": "tiny test model",
-        "labels": list(config.EMOTIONS),
-        "backbone": {"kind": "mfcc", "checkpoint": None, "params": {}},
-        "head": {"config": head_config.to_dict(), "n_members": 2},
-    }
+        member.stat_mean.normal_()
+        member.stat_std.uniform_(0.5, 2.0)
+    card = ModelCard(
+        id="tiny", name="tiny test model", labels=list(config.EMOTIONS),
+        backbone=BackboneInfo("mfcc", "librosa-mfcc", "MFCC", "hand-crafted", 1, dim, 100.0),
+        head={"config": {**head_config.to_dict(), "hidden": hidden}, "n_members": 2},
+        training={"corpora": []},
+    )
     return head, card
 
 
@@ -63,7 +56,7 @@ def test_save_load_round_trip(tmp_path, make_speech):
     for name, tensor in head.state_dict().items():
         assert torch.equal(loaded[name], tensor), name
     audio = make_speech(2.0)
-    original = EmotionModel(card["id"], card, head, model.backbone)
+    original = EmotionModel(card, head, model.backbone)
     np.testing.assert_array_equal(model.predict_proba(audio), original.predict_proba(audio))
 
 
@@ -90,40 +83,50 @@ def test_corrupt_head_file_is_a_model_error(tmp_path, damage):
 
 
 def test_head_that_does_not_match_its_card_is_a_model_error(tmp_path):
-    head, card = tiny_mfcc_model()
-    card["head"]["config"]["hidden"] = 32
+    head, card = tiny_mfcc_model(hidden=32)
     with pytest.raises(ModelError, match="does not load"):
         load_model(save_model(tmp_path / "tiny", head, card))
 
 
 def test_missing_or_broken_card_is_a_model_error(tmp_path):
-    with pytest.raises(ModelError, match="not a readable model folder"):
+    with pytest.raises(ModelError, match="not a readable model card"):
         load_model(tmp_path)
     (tmp_path / CARD_FILE).write_text("{not json")
-    with pytest.raises(ModelError, match="not a readable model folder"):
+    with pytest.raises(ModelError, match="not a readable model card"):
         load_model(tmp_path)
 
 
 # --- the shipped models ---------------------------------------------------------------------
 def test_shipped_models_load_and_are_small(shipped):
-    assert sorted(m.id for m in shipped) == SHIPPED_IDS
-    assert {"mfcc", "wakehubert", "whisper"} <= set(SHIPPED_IDS)
+    assert sorted(m.id for m in shipped) == SHIPPED_IDS == sorted(config.SHIPPED_MODELS)
     for model in shipped:
         assert (config.MODELS_DIR / model.id / HEAD_FILE).stat().st_size < MAX_HEAD_BYTES
         assert model.labels == list(config.EMOTIONS)
-        assert model.card["backbone"]["kind"] == model.backbone.kind
+        assert model.card.backbone.id == model.backbone.id
+
+
+def test_shipped_models_are_calibrated_on_left_out_corpora(shipped):
+    for model in shipped:
+        assert set(model.card.training["corpora"]) == {"ravdess", "ased", "emovo"}
+        assert model.card.calibration.fitted_on.startswith("leave-one-corpus-out")
+        assert float(model.head.temperature) == model.card.calibration.temperature
+        assert set(model.card.transfer) == {"ravdess", "ased", "emovo"}
+    fusion = read_fusion()
+    assert sorted(fusion["models"]) == sorted(m.id for m in shipped)
 
 
 def test_analyse_example_clip(shipped, example_clip):
     from ser.audio import load_audio
 
-    result = analyse(load_audio(example_clip), shipped)
+    result = analyse(load_audio(example_clip), shipped, read_fusion())
     assert result.speech
     assert list(result.models) == [m.id for m in shipped]
+    assert result.lead in [*result.models, "fused"] and result.lead_prediction is not None
     for prediction in [*result.models.values(), result.fused]:
         assert list(prediction.probs) == list(config.EMOTIONS)
         assert sum(prediction.probs.values()) == pytest.approx(1.0, abs=PROBS_SUM_TOLERANCE)
         assert prediction.confidence == max(prediction.probs.values())
+        assert prediction.unsure == (prediction.confidence < config.UNSURE_BELOW)
 
 
 def test_silence_gets_no_predictions(shipped):
@@ -162,3 +165,22 @@ def test_rows_and_dict_agree(shipped, make_speech):
     assert len(window_rows) == sum(len(w["models"]) + (w["fused"] is not None) for w in windows)
     spans = sorted({(r["start_s"], r["end_s"]) for r in window_rows})
     assert spans == [(w["start_s"], w["end_s"]) for w in windows]
+
+
+def test_one_predict_proba_for_batches_and_single_clips():
+    head, _ = tiny_mfcc_model()
+    stats = np.random.default_rng(0).standard_normal((5, 1, 2 * head.config.dim)).astype(np.float32)
+    batched = head.predict_proba(stats)
+    assert batched.shape == (5, len(config.EMOTIONS))
+    for i in range(5):
+        np.testing.assert_allclose(head.predict_proba(stats[i]), batched[i], rtol=1e-5, atol=1e-7)
+
+
+def test_temperature_softens_without_changing_the_verdict():
+    head, _ = tiny_mfcc_model()
+    stats = np.random.default_rng(1).standard_normal((20, 1, 2 * head.config.dim)).astype(np.float32)
+    sharp = head.predict_proba(stats)
+    head.temperature.fill_(4.0)
+    soft = head.predict_proba(stats)
+    assert (soft.argmax(1) == sharp.argmax(1)).all()
+    assert (soft.max(1) < sharp.max(1)).all()

@@ -1,0 +1,71 @@
+"""Confidence that means something: temperature scaling and stacked fusion.
+
+Both are fitted on out-of-fold probabilities of clips from corpora the model never
+heard (leave-one-corpus-out), never on its training data. Targets follow the
+corpus's label space (``evaluation.fold_absent``): where a corpus has no "calm",
+a neutral clip counts as right when the model says neutral or calm.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize, minimize_scalar
+
+from ser import config
+from ser.evaluation import fold_absent
+
+EPS = 1e-9
+TEMPERATURE_RANGE = (0.25, 8.0)  # wider than any fit seen; bounds keep the search finite
+
+
+def sharpen(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``probs ** (1 / temperature)`` renormalised: temperature scaling of log-probabilities
+    ``(n_clips, n_classes)`` (or one clip's ``(n_classes,)``)."""
+    logits = np.log(np.clip(probs, EPS, 1.0)) / temperature
+    logits -= logits.max(axis=-1, keepdims=True)
+    out = np.exp(logits)
+    return out / out.sum(axis=-1, keepdims=True)
+
+
+def target_nll(probs: np.ndarray, y_true, corpora, corpus_emotions: dict[str, tuple[str, ...]]) -> float:
+    """Mean negative log-likelihood of each clip's true label in its corpus's label space."""
+    probs, y_true, corpora = np.asarray(probs), np.asarray(y_true), np.asarray(corpora)
+    total = 0.0
+    for corpus in np.unique(corpora):
+        rows = corpora == corpus
+        folded = fold_absent(probs[rows], corpus_emotions[corpus])
+        total += -np.log(np.clip(folded[np.arange(rows.sum()), y_true[rows]], EPS, 1.0)).sum()
+    return total / len(y_true)
+
+
+def fit_temperature(probs, y_true, corpora, corpus_emotions) -> float:
+    """The temperature that minimises ``target_nll`` of held-out probabilities."""
+    result = minimize_scalar(
+        lambda log_t: target_nll(sharpen(probs, np.exp(log_t)), y_true, corpora, corpus_emotions),
+        bounds=tuple(np.log(TEMPERATURE_RANGE)), method="bounded")
+    return float(np.exp(result.x))
+
+
+def fuse(prob_list: list[np.ndarray], weights) -> np.ndarray:
+    """Log-linear fusion: ``softmax(sum_m w_m log p_m)`` over models m; ``weights`` (M,) >= 0
+    also set the fused verdict's sharpness, so no separate temperature is needed."""
+    logits = sum(w * np.log(np.clip(p, EPS, 1.0)) for w, p in zip(weights, prob_list))
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    out = np.exp(logits)
+    return out / out.sum(axis=-1, keepdims=True)
+
+
+def fit_fusion(prob_list: list[np.ndarray], y_true, corpora, corpus_emotions) -> np.ndarray:
+    """Stacking: non-negative weights (M,) of ``fuse`` minimising ``target_nll`` of
+    out-of-fold probabilities."""
+    def loss(w):
+        return target_nll(fuse(prob_list, w), y_true, corpora, corpus_emotions)
+
+    start = np.full(len(prob_list), 1.0 / len(prob_list))
+    result = minimize(loss, start, method="L-BFGS-B", bounds=[(0.0, 5.0)] * len(prob_list))
+    return result.x
+
+
+def unsure(confidence: float | np.ndarray, threshold: float = config.UNSURE_BELOW):
+    """Whether a calibrated top probability is too low to state as a verdict."""
+    return np.asarray(confidence) < threshold

@@ -1,0 +1,124 @@
+"""The model card: one typed record of what a shipped model is and how it measured.
+
+Written as ``models/<id>/card.json`` beside the head's weights, read by the CLI, the
+app and the reports; nothing reads a card by key outside this module. Reports
+inside it (``speaker_folds``, ``transfer``) are the plain-JSON dicts that
+``ser.evaluation`` produces.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from ser import config
+
+CARD_FILE = "card.json"
+
+
+class CardError(ValueError):
+    """A card.json that cannot be read; the message names the file and why."""
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    kind: str  # registry key (ser.backbones.REGISTRY)
+    id: str  # what exactly runs, e.g. "openai/whisper-base"
+    name: str
+    source: str  # where its weights came from, with the licence
+    n_layers: int
+    dim: int
+    frame_rate_hz: float
+    checkpoint: str | None = None  # chosen weights where the backbone allows a choice
+
+
+@dataclass(frozen=True)
+class Calibration:
+    temperature: float = 1.0  # applied to the ensemble's log-probabilities
+    unsure_below: float = config.UNSURE_BELOW  # calibrated top probability under which a reading is unsure
+    fitted_on: str = "not calibrated"
+
+
+@dataclass(frozen=True)
+class VoiceCalibration:
+    """The twin head that hears a clip relative to its speaker's mean (``ser.speakers``),
+    measured with each test speaker's mean taken over all their clips (a whole session)."""
+
+    calibration: Calibration
+    speaker_folds: dict | None = None
+    transfer: dict | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> VoiceCalibration:
+        return cls(Calibration(**data["calibration"]), data.get("speaker_folds"), data.get("transfer"))
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    id: str
+    name: str
+    labels: list[str]
+    backbone: BackboneInfo
+    head: dict  # {"config": HeadConfig dict, "n_members": int, "layer_weights": [[...], ...]}
+    training: dict  # {"corpora": [...], "data": str, "data_sha256": str, "config": TrainConfig dict}
+    calibration: Calibration = field(default_factory=Calibration)
+    # Folds by speaker inside every corpus: {"corpora": {corpus: transfer report},
+    # "ravdess_8_class": score report} or None when not cross-validated.
+    speaker_folds: dict | None = None
+    # Leave-one-corpus-out, calibrated: {corpus: transfer report} or None.
+    transfer: dict | None = None
+    voice: VoiceCalibration | None = None  # None: the model cannot be calibrated to a voice
+    citations: list[str] = field(default_factory=list)
+
+    @property
+    def mean_transfer_uar(self) -> float | None:
+        """Mean UAR over the left-out corpora: the figure that ranks models for a new voice."""
+        if not self.transfer:
+            return None
+        return sum(r["uar"] for r in self.transfer.values()) / len(self.transfer)
+
+    @property
+    def ravdess_uar(self) -> float | None:
+        """UAR over RAVDESS's 8 emotions, folds by actor (the figure comparable with the literature)."""
+        return ((self.speaker_folds or {}).get("ravdess_8_class") or {}).get("uar")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelCard:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["backbone"] = BackboneInfo(**data["backbone"])
+        values["calibration"] = Calibration(**data.get("calibration", {}))
+        values["voice"] = VoiceCalibration.from_dict(data["voice"]) if data.get("voice") else None
+        return cls(**values)
+
+
+def write_card(folder: Path, card: ModelCard) -> None:
+    (Path(folder) / CARD_FILE).write_text(card.to_json())
+
+
+def read_card(folder: Path) -> ModelCard:
+    """The card of a model folder; raises ``CardError`` with a clear reason."""
+    path = Path(folder) / CARD_FILE
+    try:
+        return ModelCard.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise CardError(f"{folder}: not a readable model card ({type(err).__name__}: {err})") from err
+
+
+def model_folders(models_dir: Path = config.MODELS_DIR) -> list[Path]:
+    """Model folders under ``models_dir`` in the registry's display order."""
+    from ser.backbones import REGISTRY
+
+    folders = [p for p in Path(models_dir).glob("*") if (p / CARD_FILE).is_file()]
+    rank = {kind: i for i, kind in enumerate(REGISTRY)}
+    return sorted(folders, key=lambda p: (rank.get(p.name, len(rank)), p.name))
+
+
+def read_cards(models_dir: Path = config.MODELS_DIR) -> list[ModelCard]:
+    """The cards of every model under ``models_dir``, in display order, without loading
+    weights or backbones (for pages that only describe the models)."""
+    return [read_card(folder) for folder in model_folders(models_dir)]

@@ -1,0 +1,156 @@
+"""What the models measured, as tables: for the CLI, the README and the app's pages.
+
+Reads model cards and ``models/fusion.json`` only; needs neither torch nor the
+training code, so pages may import it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ser import config
+from ser.cards import ModelCard
+from ser.corpora import CORPORA, citations
+
+CV_PREDICTIONS_FILE = "cv_predictions.csv"
+FUSION_FILE = "fusion.json"
+FUSED = "fused"
+NOT_CROSS_VALIDATED = "not cross-validated"
+
+
+# --- the fused verdict ----------------------------------------------------------------------
+def fusion_report(model_ids: list[str], weights, held_out: dict[str, dict]) -> dict:
+    """What ``fusion.json`` holds: the stacking weights fitted on every left-out corpus, and
+    the fused verdict's transfer reports, each corpus scored with weights fitted without it."""
+    return {"models": list(model_ids), "weights": [round(float(w), 4) for w in weights],
+            "fitted_on": "leave-one-corpus-out predictions of the models", "transfer": held_out}
+
+
+def read_fusion(models_dir: Path = config.MODELS_DIR) -> dict | None:
+    """The parsed ``fusion.json`` of ``models_dir``, or None when there is none."""
+    path = Path(models_dir) / FUSION_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def mean_uar(transfer: dict | None) -> float | None:
+    return sum(r["uar"] for r in transfer.values()) / len(transfer) if transfer else None
+
+
+def lead_id(cards: list[ModelCard], fusion: dict | None) -> str:
+    """The reading to lead with: the model with the best mean UAR on left-out corpora, or
+    the fused verdict where it beats every single model there."""
+    scored = {c.id: c.mean_transfer_uar for c in cards if c.mean_transfer_uar is not None}
+    if not scored:  # no transfer figures: fall back to the in-corpus figure
+        scored = {c.id: c.ravdess_uar or 0.0 for c in cards}
+    if fusion and set(fusion["models"]) <= {c.id for c in cards}:
+        scored[FUSED] = mean_uar(fusion["transfer"])
+    return max(scored, key=scored.get) if scored else FUSED
+
+
+# --- tables -----------------------------------------------------------------------------------
+def transfer_table(cards: list[ModelCard], fusion: dict | None = None) -> pd.DataFrame:
+    """One row per (model, left-out corpus): UAR, neutral recall, calibration error, the share
+    of readings marked unsure and the accuracy of the others (fractions 0..1)."""
+    entries = [(c.name, c.transfer) for c in cards if c.transfer]
+    if fusion:
+        entries.append(("Fused verdict", fusion["transfer"]))
+    rows = []
+    for name, transfer in entries:
+        for corpus, r in transfer.items():
+            rows.append({"model": name, "left-out corpus": CORPORA[corpus].name, "UAR": r["uar"],
+                         "neutral recall": r["neutral_recall"], "calibration error": r["ece"],
+                         "unsure": r.get("unsure_share"), "accuracy when sure": r.get("sure_accuracy")})
+    return pd.DataFrame(rows, columns=["model", "left-out corpus", "UAR", "neutral recall",
+                                       "calibration error", "unsure", "accuracy when sure"])
+
+
+def speaker_fold_table(cards: list[ModelCard]) -> pd.DataFrame:
+    """One row per model: UAR per corpus with folds by speaker inside every corpus (empty for a
+    model that was not cross-validated). RAVDESS is scored on its 8 emotions; ASED also on its
+    two common sentences alone, whose words do not give the emotion away."""
+    rows = []
+    for card in cards:
+        row = {"model": card.name}
+        for corpus, r in (card.speaker_folds or {}).get("corpora", {}).items():
+            row[CORPORA[corpus].name] = r["uar"]
+            if "common_sentences" in r:
+                row[f"{CORPORA[corpus].name}, common sentences"] = r["common_sentences"]["uar"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
+    """A pipe table of ``frame``; numbers to ``digits`` decimals, missing values as a dash."""
+    def cell(value) -> str:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return "–"
+        return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    lines = ["| " + " | ".join(frame.columns) + " |",
+             "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def results_markdown(cards: list[ModelCard], fusion: dict | None = None) -> str:
+    """The README's results: the transfer table, the folds-by-speaker table, citations."""
+    corpora = sorted({c for card in cards for c in card.training.get("corpora", [])})
+    return "\n".join([
+        "Leave-one-corpus-out (trained on the other corpora, calibrated without the left-out one):",
+        "", markdown_table(transfer_table(cards, fusion)), "",
+        "Folds by speaker inside every corpus (UAR):", "",
+        markdown_table(speaker_fold_table(cards)), "",
+        "Data: " + " ".join(citations(corpora)),
+    ])
+
+
+# --- per-class detail of one score report (evaluation.score) ----------------------------------
+def report_markdown(reports: dict[str, dict]) -> str:
+    """A markdown summary of several ``evaluation.score`` reports: the headline table,
+    per-class recall, per-actor accuracy (where the reports have it) and each confusion matrix."""
+    lines = [
+        "| model | clips | accuracy | UAR | macro-F1 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for model_id, r in reports.items():
+        lines.append(
+            f"| {model_id} | {r['n']} | {r['accuracy']:.3f} | {r['uar']:.3f} | {r['macro_f1']:.3f} |"
+        )
+    labels = next(iter(reports.values()))["labels"] if reports else []
+    lines += ["", "Per-class recall:", "", "| model | " + " | ".join(labels) + " |"]
+    lines.append("|---|" + "---:|" * len(labels))
+    for model_id, r in reports.items():
+        recalls = " | ".join(f"{r['per_class_recall'][label]:.2f}" for label in labels)
+        lines.append(f"| {model_id} | {recalls} |")
+    lines += _per_actor_lines(reports)
+    for model_id, r in reports.items():
+        lines += _confusion_lines(model_id, r)
+    return "\n".join(lines)
+
+
+def _per_actor_lines(reports: dict[str, dict]) -> list[str]:
+    """Accuracy per actor (rows) and model (columns); nothing when no report has actors."""
+    with_actors = {k: r["per_actor_accuracy"] for k, r in reports.items() if "per_actor_accuracy" in r}
+    if not with_actors:
+        return []
+    actors = sorted({a for accuracies in with_actors.values() for a in accuracies})
+    lines = ["", "Per-actor accuracy:", "", "| actor | " + " | ".join(with_actors) + " |"]
+    lines.append("|---|" + "---:|" * len(with_actors))
+    for actor in actors:
+        cells = " | ".join(f"{acc[actor]:.2f}" if actor in acc else "" for acc in with_actors.values())
+        lines.append(f"| {actor} | {cells} |")
+    return lines
+
+
+def _confusion_lines(model_id: str, report: dict) -> list[str]:
+    """The confusion matrix of one report: rows true emotion, columns predicted, clip counts."""
+    labels = report["labels"]
+    lines = ["", f"Confusion matrix of {model_id} (rows true, columns predicted):", "",
+             "| true / predicted | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
+    for label, row in zip(labels, report["confusion"]):
+        lines.append(f"| {label} | " + " | ".join(str(n) for n in row) + " |")
+    return lines

@@ -1,0 +1,80 @@
+"""Corpora indexed into one table: the name parsers and the folder detection."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser import config
+from ser.corpora import COLUMNS, CORPORA, index_corpora, parse_ased, parse_emovo, parse_ravdess
+
+
+def _touch(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.zeros(160, np.float32), config.SAMPLE_RATE)
+
+
+@pytest.fixture
+def corpora_root(tmp_path):
+    for name in ("ravdess-16k/Actor_01/03-01-02-01-01-02-01.flac",
+                 "ravdess-16k/Actor_02/03-01-01-01-02-01-02.flac",
+                 "ased-16k/ased_07/a5-03-01-02-07.flac", "ased-16k/ased_07/n1-01-02-02-07.flac",
+                 "ased-16k/ased_07/not-a-clip.flac",
+                 "emovo-16k/emovo_f1/dis-f1-b1.flac", "emovo-16k/emovo_m3/neu-m3-l4.flac"):
+        _touch(tmp_path / name)
+    return tmp_path
+
+
+def test_each_parser_reads_the_documented_example():
+    assert parse_ravdess(Path("Actor_12/03-01-06-01-02-01-12.wav")) == {
+        "speaker": "ravdess_12", "gender": "F", "emotion": "fearful", "orig_label": "06",
+        "sentence": "Dogs are sitting by the door", "common_sentence": True}
+    assert parse_ased(Path("a5-03-01-02-50.wav")) == {
+        "speaker": "ased_50", "gender": "M", "emotion": "angry", "orig_label": "a",
+        "sentence": "angry-03", "common_sentence": False}
+    assert parse_ased(Path("S4-01-02-01-09.flac"))["emotion"] == "sad"  # one release name is upper-case
+    assert parse_ased(Path("h3-02-01-01-09.flac"))["common_sentence"]
+    assert parse_emovo(Path("gio-m2-n3.flac")) == {
+        "speaker": "emovo_m2", "gender": "M", "emotion": "happy", "orig_label": "gio",
+        "sentence": "n3", "common_sentence": True}
+
+
+@pytest.mark.parametrize("parse, name", [
+    (parse_ravdess, "03-02-01-01-01-01-01.wav"),  # video-only, not audio
+    (parse_ased, "x5-03-01-02-50.wav"),
+    (parse_ased, "a5-03-01-03-50.wav"),  # gender 03
+    (parse_emovo, "xyz-f1-b1.wav"),
+    (parse_emovo, "neu-f4-b1.wav"),
+])
+def test_names_that_break_a_scheme_are_refused(parse, name):
+    with pytest.raises(ValueError):
+        parse(Path(name))
+
+
+def test_every_corpus_emotion_is_in_the_label_space_in_its_order():
+    for corpus in CORPORA.values():
+        assert list(corpus.emotions) == [e for e in config.EMOTIONS if e in corpus.emotions]
+
+
+def test_a_folder_of_corpora_is_indexed_into_one_table(corpora_root):
+    index = index_corpora(corpora_root)
+    clips = index.clips
+    assert list(clips.columns) == list(COLUMNS)
+    assert clips["corpus"].tolist() == ["ased", "ased", "emovo", "emovo", "ravdess", "ravdess"]
+    assert clips["speaker"].tolist() == ["ased_07", "ased_07", "emovo_f1", "emovo_m3",
+                                         "ravdess_01", "ravdess_02"]
+    assert clips["language"].tolist() == ["am", "am", "it", "it", "en", "en"]
+    assert clips["emotion"].tolist() == ["angry", "neutral", "disgust", "neutral", "calm", "neutral"]
+    assert index.problems == ["ased/ased_07/not-a-clip.flac: expected E#-SS-RR-G-NN, e.g. a5-03-01-02-50"]
+
+
+def test_one_corpus_folder_is_indexed_alone(corpora_root):
+    assert set(index_corpora(corpora_root / "emovo-16k").clips["corpus"]) == {"emovo"}
+
+
+def test_a_folder_with_no_known_corpus_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="no known corpus"):
+        index_corpora(tmp_path)
+    with pytest.raises(NotADirectoryError):
+        index_corpora(tmp_path / "missing")
