@@ -5,6 +5,7 @@ import streamlit as st
 from ser import plots
 from ser.evaluation import CITATION, NOT_CROSS_VALIDATED
 from ser.experiment import fused_cv
+from ser.inference import FUSED
 from ser.models import read_cards
 from ui.charts import show_figure
 from ui.resources import FUSED_NAME, LISTENS_TO, short_name
@@ -21,21 +22,21 @@ BACKBONE_NOTES = {
     "whisper": "Only the encoder of OpenAI's Whisper tiny.en runs (the part that turns sound into "
                "features); the emotion model learns how much to trust each of its layers.",
 }
-CONFUSION_WIDTH_PX = 470  # each matrix's width: wide enough for its numbers, two side by side on a laptop
+CONFUSION_WIDTH_PX = 460  # wide enough for a matrix's numbers; two fit side by side at 1440 px
 
 st.title("Compare the models")
 cards = read_cards()
 if not cards:
     st.error("No trained models were found.")
     st.stop()
-names = {card["id"]: short_name(card) for card in cards} | {"fused": FUSED_NAME}
+names = {card["id"]: short_name(card) for card in cards} | {FUSED: FUSED_NAME}
 fused = fused_cv()  # from the out-of-fold predictions saved beside each model
 
 st.subheader("Scores on new voices")
 folds = next((card["cv"]["folds"] for card in cards if card.get("cv")), NOT_CROSS_VALIDATED)
 show_scores(scores_frame(cards, names, fused), folds)
 
-reports = {card["id"]: card["cv"] for card in cards if card.get("cv")} | ({"fused": fused} if fused else {})
+reports = {card["id"]: card["cv"] for card in cards if card.get("cv")} | ({FUSED: fused} if fused else {})
 missing = [names[card["id"]] for card in cards if not card.get("cv")]
 if missing:
     consequence = ("they are left out of the charts below" if reports else

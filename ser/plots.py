@@ -199,9 +199,10 @@ def _window_spans(analysis: ClipAnalysis) -> list[tuple[float, float]]:
     return list(zip(edges, edges[1:]))
 
 
-def _time_step_s(duration_s: float, max_ticks: int = 12) -> float:
+def _time_step_s(duration_s: float, max_ticks: int = 7) -> float:
     """A round tick spacing in seconds for a time axis (plotly's own choice on few wide
-    bars lands on the bars' centres, e.g. 1.1 and 3.3)."""
+    bars lands on the bars' centres, e.g. 1.1 and 3.3); at most ``max_ticks`` ticks, so
+    labels such as "2.5 s" stay apart on a projector-width chart."""
     steps = (0.5, 1, 2, 5, 10, 15, 30, 60)
     return next((step for step in steps if duration_s / step <= max_ticks),
                 60.0 * np.ceil(duration_s / max_ticks / 60))  # whole minutes for very long clips
@@ -306,9 +307,8 @@ def class_balance_figure(clips: pd.DataFrame, column: str) -> go.Figure:
         counts = counts.sort_index()
         colours = "#3949ab"
     labels = [f"{v:02d}" if isinstance(v, (int, np.integer)) else str(v) for v in counts.index]
-    if column == "actor":  # many short labels: columns
-        fig = go.Figure(go.Bar(x=labels, y=counts.to_numpy(), marker_color=colours, text=counts.to_numpy(),
-                               textposition="outside", cliponaxis=False,
+    if column == "actor":  # many short labels: columns, without counts on top (they collide)
+        fig = go.Figure(go.Bar(x=labels, y=counts.to_numpy(), marker_color=colours,
                                hovertemplate="%{x}: %{y} clips<extra></extra>"))
         fig.update_xaxes(type="category", title_text=column, tickangle=0)
         fig.update_yaxes(title_text="clips", rangemode="tozero")

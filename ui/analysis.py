@@ -249,12 +249,16 @@ def render_analysis(audio: np.ndarray, name: str, key: str) -> ClipAnalysis:
                    "Try a recording with someone speaking, closer to the microphone.")
     st.audio(to_wav_bytes(audio), format="audio/wav")
     if analysis.speech:
-        # One chart per reading in a wrapping row: four to a row on a wide screen, two on
-        # a projector, one on a phone; one wide figure crushed its panel titles together.
-        with st.container(horizontal=True, gap="small"):
-            for model_id, prediction in readings(analysis).items():
-                show_figure(plots.probabilities_figure(prediction, names.get(model_id, model_id)),
-                            key=f"{key}-probabilities-{model_id}")
+        # One chart per reading, in pairs that sit side by side and wrap inside: four in a
+        # row on a wide screen, two by two on a laptop or a projector; one wide figure
+        # crushed its panel titles together.
+        figures = [(model_id, plots.probabilities_figure(prediction, names.get(model_id, model_id)))
+                   for model_id, prediction in readings(analysis).items()]
+        with st.container(horizontal=True):
+            for first in range(0, len(figures), 2):
+                with st.container(horizontal=True):
+                    for model_id, figure in figures[first:first + 2]:
+                        show_figure(figure, key=f"{key}-probabilities-{model_id}")
         timeline = plots.timeline_figure(analysis)
         if timeline is not None:
             show_figure(timeline, key=f"{key}-timeline")

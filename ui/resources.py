@@ -17,10 +17,11 @@ SHORT_NAMES = {"mfcc": "MFCC", "wakehubert": "WakeHuBERT", "wav2vec2": "Wav2Vec2
 FUSED_NAME = "All models"
 # What each kind of model listens to, in the audience's words.
 LISTENS_TO = {
-    "mfcc": "the shape of the sound's spectrum, measured by fixed formulas (no pretrained network)",
-    "wakehubert": "sound patterns learnt by a tiny network that taught itself from unlabelled speech",
-    "wav2vec2": "sound patterns learnt by a network that taught itself from unlabelled speech",
-    "whisper": "what the listening half of Whisper, a speech-to-text model, hears in the voice",
+    "mfcc": "the shape of the sound's spectrum, measured by fixed formulas",
+    "wakehubert": "sound patterns picked out by a tiny network that imitates HuBERT, a large network "
+                  "that taught itself from unlabelled speech",
+    "wav2vec2": "sound patterns picked out by a network that taught itself from unlabelled speech",
+    "whisper": "the voice as heard by the listening half of Whisper, a speech-to-text model",
 }
 
 

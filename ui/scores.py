@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ser.evaluation import NOT_CROSS_VALIDATED, scores_table
+from ser.inference import FUSED
 
 SCORE_COLUMNS = {"accuracy": "Accuracy", "UAR": "UAR", "macro-F1": "Macro-F1"}  # scores_table's -> shown
 GLOSSARY = """
@@ -25,7 +26,7 @@ def scores_frame(cards: list[dict], names: dict[str, str], fused: dict | None) -
     """One row per model (short name), plus the fused reading when it was cross-validated;
     scores in percent. Columns no model fills are dropped, and so is the evaluation column
     when every row says the same (the glossary says it once)."""
-    rows = cards + ([{"id": "fused", "name": names["fused"], "cv": fused}] if fused else [])
+    rows = cards + ([{"id": FUSED, "name": names[FUSED], "cv": fused}] if fused else [])
     table = scores_table(rows).dropna(axis="columns", how="all")
     table["model"] = [names.get(row["id"], row["name"]) for row in rows]
     table = table.drop(columns=["clips"], errors="ignore").rename(columns={"model": "Model", **SCORE_COLUMNS})
