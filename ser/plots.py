@@ -130,7 +130,7 @@ def signal_figure(audio: np.ndarray) -> go.Figure:
     in three rows on one time axis in seconds."""
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         row_heights=[0.24, 0.42, 0.34],
-                        subplot_titles=("Waveform", "Spectrogram", "MFCC"))
+                        subplot_titles=("Waveform", "Spectrogram", "MFCC (each row vs. its clip average)"))
     times_s, lower, upper = waveform_envelope(audio)
     fig.add_trace(go.Scatter(x=times_s, y=upper, mode="lines", line=dict(width=1, color="#3949ab"),
                              hoverinfo="skip", showlegend=False), row=1, col=1)
@@ -148,7 +148,7 @@ def signal_figure(audio: np.ndarray) -> go.Figure:
     mfcc_pooled, mfcc_times_s = _pool_columns(standardised_mfcc(audio))
     fig.add_trace(go.Heatmap(z=mfcc_pooled, x=mfcc_times_s, y=np.arange(mfcc_pooled.shape[0]),
                              colorscale="RdBu_r", zmid=0, zmin=-3, zmax=3,
-                             colorbar=_colourbar(fig, 3, "z"),
+                             colorbar=_colourbar(fig, 3, "σ"),
                              hovertemplate="%{x:.2f} s, c%{y}: %{z:.1f}<extra></extra>"),
                   row=3, col=1)
 
@@ -233,7 +233,8 @@ def timeline_figure(analysis: ClipAnalysis) -> go.Figure | None:
                                                pattern_fgcolor="#b0bec5"),
             hovertemplate="%{x:.1f} s: no speech<extra></extra>",
         ))
-    fig.update_layout(barmode="stack", bargap=0, legend=BOTTOM_LEGEND)
+    # In emotion order: "reversed" (plotly's default for stacks) reads oddly in rows.
+    fig.update_layout(barmode="stack", bargap=0, legend=dict(BOTTOM_LEGEND, traceorder="normal"))
     fig.update_xaxes(ticksuffix=" s", range=[0, analysis.duration_s], tick0=0,
                      dtick=_time_step_s(analysis.duration_s))
     fig.update_yaxes(title_text="all models together", range=[0, 1], tickformat=".0%")
@@ -260,19 +261,20 @@ def confusion_figure(report: dict, title: str) -> go.Figure:
 
 
 def per_class_recall_figure(reports: dict[str, dict], names: dict[str, str] | None = None) -> go.Figure:
-    """Recall of each emotion, one bar per model (``reports``: model id -> report)."""
+    """Recall of each emotion, one bar per model (``reports``: model id -> report); emotions
+    down the side, so "disgust" and "surprised" never collide as column labels do."""
     names = names or {}
     fig = go.Figure()
     for position, (model_id, report) in enumerate(reports.items()):
         recalls = [report["per_class_recall"].get(e) for e in config.EMOTIONS]
-        fig.add_trace(go.Bar(name=names.get(model_id, model_id), x=list(config.EMOTIONS), y=recalls,
-                             marker_color=model_colour(model_id, position),
-                             hovertemplate="%{x}: %{y:.0%}<extra>" + names.get(model_id, model_id) + "</extra>"))
-    fig.add_hline(y=1 / len(config.EMOTIONS), line_dash="dot", line_color="#7b8794")
+        fig.add_trace(go.Bar(name=names.get(model_id, model_id), y=list(config.EMOTIONS), x=recalls,
+                             orientation="h", marker_color=model_colour(model_id, position),
+                             hovertemplate="%{y}: %{x:.0%}<extra>" + names.get(model_id, model_id) + "</extra>"))
+    fig.add_vline(x=1 / len(config.EMOTIONS), line_dash="dot", line_color="#7b8794")
     fig.update_layout(barmode="group", legend=BOTTOM_LEGEND)
-    fig.update_xaxes(tickangle=0, tickfont=dict(size=FONT_SIZE - 3))
-    fig.update_yaxes(title_text="recall", range=[0, 1], tickformat=".0%")
-    return _styled(fig, "Recall per emotion", 460)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    return _styled(fig, "Recall per emotion", 620)
 
 
 def per_actor_figure(reports: dict[str, dict], names: dict[str, str] | None = None) -> go.Figure:

@@ -81,7 +81,7 @@ def test_report_figures():
               "per_class_recall": {e: 0.75 for e in labels}, "per_actor_accuracy": {"01": 0.5, "02": 0.7}}
     confusion = plots.confusion_figure(report, "MFCC")
     assert np.allclose(np.asarray(confusion.data[0].z).sum(axis=1), 1.0)  # rows are shares of the true class
-    assert list(plots.per_class_recall_figure({"mfcc": report}).data[0].x) == labels
+    assert list(plots.per_class_recall_figure({"mfcc": report}).data[0].y) == labels  # rows: labels stay apart
     assert list(plots.per_actor_figure({"mfcc": report}).data[0].x) == ["01", "02"]
 
 

@@ -1,5 +1,5 @@
-"""The panel shown for every analysed clip (Live, Upload, Dataset), the verdict cards, and
-audio input that reports bad files as messages instead of tracebacks."""
+"""The panel shown for every analysed clip (Live, Upload, Dataset), its verdict cards, and
+the clips a visitor asks for: decoded, or with a one-line reason, and kept per session."""
 
 from __future__ import annotations
 
@@ -77,15 +77,6 @@ def decode(data: bytes, name: str, note: str | None = None, label: str | None = 
         return Clip(name, _decoded(data), note=note, label=label, id=next(_ids))
     except AudioError as err:
         return Clip(name, None, f"{plain(name)} cannot be analysed: {err}", id=next(_ids))
-
-
-def load_user_audio(data: bytes, name: str) -> np.ndarray | None:
-    """``decode`` for a page that shows one clip: the reason a file cannot be analysed as
-    an error on the page, and None."""
-    clip = decode(data, name)
-    if clip.error:
-        st.error(clip.error)
-    return clip.audio
 
 
 def keep(state_key: str, clips: list[Clip]) -> None:
