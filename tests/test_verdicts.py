@@ -33,11 +33,13 @@ def test_the_lead_card_comes_first_and_the_fused_reading_is_one_of_the_others():
 
 def test_an_unsure_reading_is_a_grey_question_without_a_big_percentage():
     unsure = prediction("angry", 0.28, second="sad", unsure=True)
-    cards = verdicts_html(analysis(whisper=unsure, mfcc=prediction("sad")), NAMES)
+    clip = analysis(whisper=unsure, mfcc=prediction("sad"))
+    cards = verdicts_html(clip, NAMES)
     lead = cards[:cards.index("MFCC")]
     assert "ser-unsure" in lead and "angry or sad?" in lead
     assert "likely" not in lead and "not sure: 28% angry, 20% sad" in lead
     assert "dashed" in lead
+    assert agreement_text(clip, NAMES).startswith("Whisper is not sure. ")
 
 
 def test_names_in_the_cards_are_escaped():

@@ -184,17 +184,19 @@ def verdicts_html(analysis: ClipAnalysis, names: dict[str, str]) -> str:
 
 
 def agreement_text(analysis: ClipAnalysis, names: dict[str, str]) -> str:
-    """One sentence on how many other readings name the lead reading's emotion."""
+    """One sentence on how many other readings name the lead reading's emotion (and, when
+    the lead is unsure, that it is)."""
     (lead_id, lead), *others = readings(analysis).items()
     agreeing = [k for k, p in others if p.label == lead.label]
     lead_name = names.get(lead_id, lead_id)
+    doubt = f"{lead_name} is not sure. " if lead.unsure else ""
     if not others:
-        return "One model ran."
+        return doubt + "One model ran."
     if len(agreeing) == len(others):
-        return f"Every reading says {lead.label}."
+        return doubt + f"Every reading says {lead.label}."
     if not agreeing:
-        return f"No other reading says {lead.label}: the models disagree."
-    return f"{len(agreeing)} of the {len(others)} other readings agree with {lead_name}."
+        return doubt + f"No other reading says {lead.label}: the models disagree."
+    return doubt + f"{len(agreeing)} of the {len(others)} other readings agree with {lead_name}."
 
 
 def show_verdicts(analysis: ClipAnalysis, names: dict[str, str]) -> None:
