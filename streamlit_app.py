@@ -14,4 +14,7 @@ pages = [
     st.Page("pages/dataset.py", title="Dataset", icon="🗂️"),
     st.Page("pages/about.py", title="About", icon="ℹ️"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+st.sidebar.markdown("### 🎙️ Speech Emotion Studio")
+st.sidebar.caption("What do the models hear in a voice?")
+page.run()

@@ -10,10 +10,13 @@ st.title("About this studio")
 
 st.markdown(f"""
 This studio guesses the emotion in a short stretch of speech with several models that
-share one recipe: a speech encoder (the *backbone*) turns the audio into frames of
-features, and a small attentive CNN head, trained here, turns those frames into
-probabilities for {len(config.EMOTIONS)} emotions: {", ".join(config.EMOTIONS)}.
-The fused verdict averages the models' probabilities, each weighted by how far its cross-validated UAR is above chance, so the strongest model counts most.
+share one recipe: a speech encoder turns the audio into a stream of numbers describing
+the sound, and a small network, trained here, turns that stream into a probability for
+each of {len(config.EMOTIONS)} emotions: {", ".join(config.EMOTIONS)}.
+The studio leads with the model that scored best on voices it never heard. *All models*
+averages the models' probabilities, each counted by how far its score is above chance.
+When a model's top probability is too low to trust, it names its two likeliest emotions
+as a question ("angry or sad?") instead of pretending to be sure.
 """)
 
 st.subheader("What the models can and cannot do")

@@ -1,4 +1,4 @@
-"""Dataset: browse the RAVDESS clips, check the folder, run the models on any clip."""
+"""Dataset: browse the RAVDESS clips the server holds and run the models on any of them."""
 
 from pathlib import Path
 
@@ -6,84 +6,86 @@ import streamlit as st
 
 from ser import config, plots
 from ser.dataset import RAVDESS_URL, filter_clips
-from ui.analysis import load_user_audio, render_analysis
+from ser.models import read_cards
+from ui.analysis import KEPT_RESULTS, decode, keep, show_kept
 from ui.charts import show_figure
-from ui.resources import get_dataset_index
+from ui.resources import dataset_clips, example_clips
 
-ANALYSED_STATE = "dataset_analysed"  # session key: path of the clip last sent to the models
+RESULTS_STATE = "dataset_results"  # session key: the clips analysed on this page, newest first
 FILTERS = {"emotion": "Emotion", "intensity": "Intensity", "actor": "Actor", "gender": "Gender",
            "statement": "Statement"}
-TABLE_COLUMNS = ["file", "emotion", "intensity", "statement", "repetition", "actor", "gender"]
+# No file name: the clip picker below has it, and without it every column fits a projector.
+TABLE_COLUMNS = ["emotion", "intensity", "statement", "actor", "gender"]
 
 st.title("Dataset")
-st.caption("RAVDESS speech (Livingstone & Russo 2018, CC BY-NC-SA 4.0): every clip's labels come "
-           "from its file name, so this page never decodes audio until you play or analyse a clip.")
-default_root = config.data_dir()
-root = st.text_input("RAVDESS folder", value=str(default_root or ""), placeholder="/path/to/ravdess",
-                     help=f"Set ${config.DATA_DIR_ENV} to fill this in at start-up. Both the released "
-                          "layout (Actor_XX/*.wav) and the 16 kHz copy (Actor_XX/*.flac) work.").strip()
+index = dataset_clips()
+if index is None:
+    index = example_clips()
+    st.markdown("Browse the clips the models learnt from, listen to any of them and see whether "
+                "the models get its emotion right. This server holds only the four example clips; "
+                "the full set of 1,440 clips can be added (see the end of the page).")
+else:
+    st.markdown(f"Browse the {len(index.clips):,} RAVDESS clips on this server: filter them by "
+                "emotion, actor or sentence, listen to any of them, and run the models to see whether "
+                "they get the acted emotion right.")
+st.caption("RAVDESS speech (Livingstone & Russo 2018, CC BY-NC-SA 4.0): 24 actors say two "
+           "sentences in 8 emotions. Each clip's labels come from its file name.")
 
-if not root or not Path(root).expanduser().is_dir():
-    if root:
-        st.error(f"`{root}` is not a folder.")
-    st.info("No RAVDESS data here yet. The app works without it (the models ship with the "
-            "project); this page needs it to browse the clips. To get the audio-only speech "
-            "archive (1,440 clips, about 200 MB, CC BY-NC-SA 4.0) and point the app at it:")
-    st.code("python -m ser data download ~/data/ravdess\n"
-            f"export {config.DATA_DIR_ENV}=~/data/ravdess\n"
-            "streamlit run streamlit_app.py", language="bash")
-    st.caption(f"The download comes from Zenodo ({RAVDESS_URL.split('?')[0]}), is checked "
-               "against its published MD5 and is resumed if interrupted. Or type the path of a "
-               "folder you already have above.")
-    st.stop()
-
-index = get_dataset_index(str(Path(root).expanduser()))
 clips = index.clips
 if clips.empty:
-    st.warning(f"`{root}` holds no RAVDESS clips (files named like `03-01-05-02-01-01-12.wav`).")
+    st.warning("The clip folder holds no RAVDESS clips (files named like 03-01-05-02-01-01-12.wav).")
     st.stop()
-
-counts = st.columns(4)
-counts[0].metric("Clips", f"{len(clips):,}")
-counts[1].metric("Actors", clips["actor"].nunique())
-counts[2].metric("Emotions", clips["emotion"].nunique())
-counts[3].metric("Problems", len(index.problems))
+st.markdown(f"**{len(clips):,} clips** from {clips['actor'].nunique()} actors in "
+            f"{clips['emotion'].nunique()} emotions.")
 if index.problems:
-    with st.expander(f"⚠️ {len(index.problems)} files were left out or duplicated"):
-        st.code("\n".join(index.problems), language=None)
-else:
-    st.success("Every audio file follows the RAVDESS naming scheme.")
+    with st.expander(f"{len(index.problems)} files do not follow the RAVDESS naming and are left out"):
+        st.text("\n".join(index.problems))
 
 st.subheader("Clips")
 selections = {}
-for column, (field, label) in zip(st.columns(len(FILTERS)), FILTERS.items()):
-    options = [e for e in config.EMOTIONS if e in set(clips[field])] if field == "emotion" \
-        else sorted(clips[field].unique().tolist())
-    selections[field] = column.multiselect(label, options, placeholder="all",
+# A wrapping row of filters: five fixed columns cut their labels on a projector.
+with st.container(horizontal=True):
+    for field, label in FILTERS.items():
+        options = [e for e in config.EMOTIONS if e in set(clips[field])] if field == "emotion" \
+            else sorted(clips[field].unique().tolist())
+        selections[field] = st.multiselect(label, options, placeholder="all", width=220,
                                            format_func=lambda v: f"{v:02d}" if isinstance(v, int) else str(v))
 selected = filter_clips(clips, selections)
-table = selected.assign(file=selected["path"].map(lambda p: Path(p).name))
-st.dataframe(table, hide_index=True, column_order=TABLE_COLUMNS, height=320)
+st.dataframe(selected, hide_index=True, column_order=TABLE_COLUMNS, height=320,
+             column_config={"actor": st.column_config.NumberColumn(format="%02d", width="small"),
+                            "intensity": st.column_config.TextColumn(width="small"),
+                            "gender": st.column_config.TextColumn(width="small")})
 st.caption(f"{len(selected):,} of {len(clips):,} clips.")
 
 if not selected.empty:
-    for column, field in zip(st.columns([2, 1, 1]), ("emotion", "intensity", "gender")):
-        with column:
+    with st.container(horizontal=True):
+        for field in ("emotion", "intensity", "gender"):
             show_figure(plots.class_balance_figure(selected, field), key=f"balance-{field}")
     show_figure(plots.class_balance_figure(selected, "actor"), key="balance-actor")
 
     st.subheader("Listen and analyse")
-    pick, run = st.columns([4, 1], vertical_alignment="bottom")
-    path = pick.selectbox("Clip", selected["path"], format_func=lambda p: Path(p).name)
-    if run.button("Run the models", type="primary", width="stretch"):
-        st.session_state[ANALYSED_STATE] = path
-    analysed = st.session_state.get(ANALYSED_STATE)
-    if analysed in set(clips["path"]):
-        labels = clips.set_index("path").loc[analysed]
-        st.markdown(f"**{Path(analysed).name}**: RAVDESS label **{labels.emotion}** "
-                    f"({labels.intensity}), actor {labels.actor:02d} ({labels.gender}).")
-        audio = load_user_audio(Path(analysed).read_bytes(), Path(analysed).name)
-        if audio is not None:
-            render_analysis(audio, Path(analysed).name, key="dataset")
-    else:
-        st.audio(path, format=f"audio/{Path(path).suffix.lstrip('.').lower()}")
+    trained_on = sorted({card["training"]["data"] for card in read_cards()})
+    st.caption(f"The shipped models learnt from {'; '.join(trained_on)}: clips of other actors are "
+               "voices they never heard.")
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        path = st.selectbox("Clip", selected["path"], format_func=lambda p: Path(p).name, width=360)
+        if st.button("Run the models", type="primary"):
+            row = clips.set_index("path").loc[path]
+            note = (f"RAVDESS label: **{row.emotion}** ({row.intensity} intensity), actor "
+                    f"{row.actor:02d} ({row.gender}), \"{row.statement}\".")
+            keep(RESULTS_STATE, [decode(Path(path).read_bytes(), Path(path).name, note=note,
+                                        label=row.emotion)])
+    st.audio(path, format=f"audio/{Path(path).suffix.lstrip('.').lower()}")
+    st.caption(f"Each clip you run appears below, newest first; the page keeps the last {KEPT_RESULTS}.")
+    show_kept(RESULTS_STATE)
+
+with st.expander("For the person running the server: adding the full data set"):
+    st.markdown("The studio works without it (the models ship with the project). To browse all "
+                "1,440 clips (the audio-only speech archive, about 200 MB), download it and start "
+                "the server pointing at the folder:")
+    st.code("python -m ser data download ~/data/ravdess\n"
+            f"export {config.DATA_DIR_ENV}=~/data/ravdess\n"
+            "streamlit run streamlit_app.py", language="bash")
+    st.caption(f"The download comes from Zenodo ({RAVDESS_URL.split('?')[0]}), is checked "
+               "against its published MD5 and is resumed if interrupted. Both the released layout "
+               "(Actor_XX/*.wav) and a 16 kHz copy (Actor_XX/*.flac) work.")

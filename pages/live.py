@@ -10,8 +10,12 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from ser import audio as audio_io
 from ser import config, plots
 from ser.live import LiveRecording, RollingAnalysis, WindowResult
-from ui.analysis import EMOTION_EMOJI, load_user_audio, render_analysis
+from ui.analysis import RESULT_KEY, decode, render_analysis, show_clip, verdicts_html
 from ui.resources import model_names, require_models
+
+RESULT_STATE = "live_result"  # session key: the latest take or recording, shown under the tabs
+CLIP_STATE = "live_clip_id"  # session key: the recording last analysed, so a rerun does not redo it
+VERDICT_HEIGHT_PX = 270  # the live reading's box: fixed, so the page does not jump as it updates
 
 # The models learnt from clean studio speech: the browser's echo cancelling, noise
 # suppression and gain control reshape a voice, so the stream comes untouched.
@@ -52,8 +56,7 @@ with st.expander("Presenting this page"):
 - The browser asks for the microphone once. If it was blocked, allow it from the icon left of
   the address bar. Microphones work only on `localhost` or over https.
 - The stream connects directly to the server, which works on one machine or a LAN. Across other
-  networks set `{config.ICE_SERVERS_ENV}` to STUN/TURN servers, or use **One clip**, which
-  always works.
+  networks the server needs STUN/TURN servers (see the README); **One clip** always works.
 """
     )
 
@@ -62,25 +65,14 @@ names = model_names(models)
 
 
 def show_window(result: WindowResult, now_s: float) -> None:
-    """The models' reading of the latest window: the fused verdict, then each model."""
+    """The models' reading of the latest window, as the same cards as a finished clip."""
     analysis = result.analysis
     lag_s = max(0.0, now_s - result.end_s)
     if not analysis.speech:
         st.info(f"No speech in the last {result.duration_s:.0f} s.", icon="🤫")
         return
-    fused = analysis.fused
-    # The emotion's colour as a bar beside the verdict: yellow text would not read on white.
-    colour = config.EMOTION_COLOURS.get(fused.label, "#616161")
-    st.markdown(
-        f"<div style='border-left:0.5rem solid {colour};padding-left:0.75rem;font-size:2.2rem;"
-        f"font-weight:700;line-height:1.2'>{EMOTION_EMOJI.get(fused.label, '')} {fused.label} "
-        f"{fused.confidence:.0%}</div>",
-        unsafe_allow_html=True,
-    )
-    for model_id, p in analysis.models.items():
-        st.progress(p.confidence, text=f"**{names.get(model_id, model_id)}**: {p.label} {p.confidence:.0%}")
-    st.caption(f"Heard in the {result.duration_s:.1f} s up to {lag_s:.1f} s ago. "
-               "Big: all models together; bars: each model.")
+    st.markdown(verdicts_html(analysis, names), unsafe_allow_html=True)
+    st.caption(f"Heard in the {result.duration_s:.1f} s up to {lag_s:.1f} s ago.")
 
 
 def waveform_chart(window: np.ndarray) -> dict:
@@ -110,18 +102,18 @@ def live_view(recording: LiveRecording, rolling: RollingAnalysis) -> None:
     window = recording.latest(config.LIVE_WINDOW_S)
     now_s = recording.received_s
     result = rolling.update(window, now_s)
-    wave, verdict = st.columns([3, 2], gap="large")
-    with wave:
-        recent = window[-config.SAMPLE_RATE // 10:]  # the last 100 ms
-        level = float(audio_io.frame_dbfs(recent).max()) if len(recent) else -120.0
-        st.markdown(f":red[:material/radio_button_checked:] **Listening** · {now_s:.1f} s recorded · "
-                    f"level {level:.0f} dBFS")
-        st.vega_lite_chart(waveform_chart(window), width="stretch")
-    with verdict:
+    recent = window[-config.SAMPLE_RATE // 10:]  # the last 100 ms
+    level = float(audio_io.frame_dbfs(recent).max()) if len(recent) else -120.0
+    st.markdown(f":red[:material/radio_button_checked:] **Listening** · {now_s:.1f} s recorded · "
+                f"level {level:.0f} dBFS")
+    # Full width and a fixed height: in a side column the reading wrapped onto three lines on
+    # a projector, and each change of height made the page jump.
+    with st.container(height=VERDICT_HEIGHT_PX, border=False, key="live-verdict"):
         if result is None:
             st.caption("The models are listening…")
         else:
             show_window(result, now_s)
+    st.vega_lite_chart(waveform_chart(window), width="stretch")
 
 
 def show_take(take: dict) -> None:
@@ -146,8 +138,7 @@ def show_take(take: dict) -> None:
 
 def continuous() -> None:
     if os.environ.get(config.LIVE_WEBRTC_ENV, "1") == "0":
-        st.info(f"The microphone stream is switched off here (${config.LIVE_WEBRTC_ENV}=0). "
-                "Record one clip in the other tab.")
+        st.info("The microphone stream is switched off on this server. Record one clip in the other tab.")
         return
     state = st.session_state
     if "live_recording" not in state:
@@ -176,19 +167,15 @@ def continuous() -> None:
     if active and not state.get("live_active", False):
         recording.clear()
         rolling.reset()
-        state.pop("live_take", None)
+        state.pop(RESULT_STATE, None)
     elif not active and state.get("live_active", False):
-        state.live_take = {"audio": recording.take(), "dropped_s": recording.dropped_s,
-                           "name": datetime.now().strftime("live-take-%Y%m%d-%H%M%S")}
+        state[RESULT_STATE] = {"take": {"audio": recording.take(), "dropped_s": recording.dropped_s,
+                                        "name": datetime.now().strftime("live-take-%Y%m%d-%H%M%S")}}
     state.live_active = active
 
-    # Keyed containers give the browser tests stable hooks.
     if ctx.state.playing:
-        with st.container(key="live-view"):
+        with st.container(key="live-view"):  # a stable hook for the browser tests
             live_view(recording, rolling)
-    elif not active and "live_take" in state:
-        with st.container(key="live-take"):
-            show_take(state.live_take)
 
 
 def one_clip() -> None:
@@ -196,11 +183,9 @@ def one_clip() -> None:
     if clip is None:
         st.caption("A few seconds of speech is enough; up to "
                    f"{config.MAX_DURATION_S:g} s is analysed.")
-        return
-    audio = load_user_audio(clip.getvalue(), "recording.wav")
-    if audio is not None:
-        with st.container(key="live-clip-result"):
-            render_analysis(audio, "recording", key="live-clip")
+    elif clip.file_id != st.session_state.get(CLIP_STATE):
+        st.session_state[CLIP_STATE] = clip.file_id
+        st.session_state[RESULT_STATE] = {"clip": decode(clip.getvalue(), "recording.wav")}
 
 
 stream_tab, clip_tab = st.tabs([":material/graphic_eq: Continuous", ":material/mic: One clip"])
@@ -208,3 +193,13 @@ with stream_tab:
     continuous()
 with clip_tab:
     one_clip()
+
+# The latest take or recording, whichever tab it came from, under the tabs: one result at a
+# time keeps the page short on a projector.
+latest = st.session_state.get(RESULT_STATE)
+if latest:
+    with st.container(key=RESULT_KEY):
+        if "take" in latest:
+            show_take(latest["take"])
+        else:
+            show_clip(latest["clip"], key="live-clip")

@@ -4,38 +4,48 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.analysis import EMOTION_EMOJI, UPLOAD_TYPES, load_user_audio, render_analysis
+from ui.analysis import EMOTION_EMOJI, KEPT_RESULTS, UPLOAD_FORMATS, decode, keep, show_kept
 from ui.resources import example_clips
 
-EXAMPLE_STATE = "upload_example"  # session key: path of the example clip last clicked
+RESULTS_STATE = "upload_results"  # session key: the clips analysed on this page, newest first
+UPLOADER_STATE = "upload_round"  # session key: bumped to empty the uploader once its files are read
+NOTICE_STATE = "upload_notice"  # session key: a message for the run after the uploader is emptied
 
 st.title("Upload audio")
-st.write("Analyse recorded speech with every model. Each file gets its own section with the "
+st.write("Analyse recorded speech with every model. Each file gets its own box with the "
          "verdicts, the probabilities, the signal and downloads of the results.")
 
 upload_column, example_column = st.columns([3, 2], gap="large")
 with upload_column:
-    uploads = st.file_uploader("Audio files (wav, flac, mp3, ogg, m4a, webm; 0.5 s to 2 min each)",
-                               type=UPLOAD_TYPES, accept_multiple_files=True)
+    # Any file is accepted here, so that a picture or a document gets a visible one-line
+    # reason below rather than the uploader's silent red mark.
+    uploads = st.file_uploader(f"Audio files ({UPLOAD_FORMATS}; 0.5 s to 2 min each)",
+                               accept_multiple_files=True,
+                               key=f"uploader-{st.session_state.get(UPLOADER_STATE, 0)}")
+    st.caption(f"The page keeps your last {KEPT_RESULTS} clips, newest first.")
 with example_column:
     st.markdown("**Or try an example clip** from RAVDESS (CC BY-NC-SA 4.0)")
     for clip in example_clips().clips.itertuples():
-        label = f"{EMOTION_EMOJI[clip.emotion]} {clip.emotion}, actor {clip.actor:02d} ({clip.gender})"
+        label = f"{EMOTION_EMOJI[clip.emotion]} {clip.emotion}, actor {clip.actor:02d}"
         if st.button(label, key=f"example-{Path(clip.path).stem}", width="stretch"):
-            st.session_state[EXAMPLE_STATE] = clip.path
+            note = (f"RAVDESS label: **{clip.emotion}** ({clip.intensity} intensity), actor "
+                    f"{clip.actor:02d} ({clip.gender}), \"{clip.statement}\". The models heard this "
+                    "actor in training, so this score is higher than a new voice would get.")
+            path = Path(clip.path)
+            keep(RESULTS_STATE, [decode(path.read_bytes(), path.name, note=note, label=clip.emotion)])
+    st.caption("The models heard these four actors in training, so they score higher on them than "
+               "on a voice they never heard. The Compare page shows the scores on new voices.")
 
-example = st.session_state.get(EXAMPLE_STATE)
-if example:
-    labels = example_clips().clips.set_index("path").loc[example]
-    with st.expander(f"Example: {Path(example).name}", expanded=True):
-        st.caption(f"RAVDESS label: **{labels.emotion}** ({labels.intensity} intensity), "
-                   f"actor {labels.actor:02d} ({labels.gender}), \"{labels.statement}\".")
-        audio = load_user_audio(Path(example).read_bytes(), Path(example).name)
-        if audio is not None:
-            render_analysis(audio, Path(example).name, key="example")
+if uploads:
+    # Read once, kept in the session (bounded), and the uploader emptied: its files would
+    # otherwise stay in the server's memory for as long as the visitor keeps the page open.
+    keep(RESULTS_STATE, [decode(upload.getvalue(), upload.name) for upload in uploads[:KEPT_RESULTS]])
+    if len(uploads) > KEPT_RESULTS:
+        st.session_state[NOTICE_STATE] = (f"{len(uploads)} files were dropped in at once: the first "
+                                          f"{KEPT_RESULTS} are analysed. Add the others afterwards.")
+    st.session_state[UPLOADER_STATE] = st.session_state.get(UPLOADER_STATE, 0) + 1
+    st.rerun()
 
-for upload in uploads or []:
-    with st.expander(upload.name, expanded=True):
-        audio = load_user_audio(upload.getvalue(), upload.name)
-        if audio is not None:
-            render_analysis(audio, upload.name, key=f"upload-{upload.file_id}")
+if NOTICE_STATE in st.session_state:
+    st.info(st.session_state.pop(NOTICE_STATE))
+show_kept(RESULTS_STATE)

@@ -8,6 +8,7 @@ projectors), the emotion order of ``config.EMOTIONS`` and the colours of
 
 from __future__ import annotations
 
+import librosa
 import numpy as np
 import pandas as pd
 import plotly.colors as pc
@@ -29,6 +30,15 @@ FALLBACK_COLOURS = ("#6d4c41", "#f4511e", "#5e35b1", "#00acc1")
 # Magma with pure black at the bottom: Streamlit's chart frontend swaps the placeholder
 # colours #000001..#000009 for theme colours, and Magma starts at #000004 (silence turned violet).
 SPECTROGRAM_COLOURS = ["#000000", *pc.sequential.Magma[1:]]
+# The spectrogram is in dB re the clip's peak, but never re less than a quiet tone's level:
+# re the peak alone, a silent or near-silent file is scaled up to fill the top of the scale.
+SPECTROGRAM_RANGE_DB = 80.0
+QUIET_PEAK_DBFS = -50.0
+# A Hann-windowed STFT puts a full-scale sine's peak at N_FFT / 4.
+QUIET_PEAK = 10 ** (QUIET_PEAK_DBFS / 20) * config.N_FFT / 4
+# Least spread used to standardise an MFCC row: a flat row (silence) stays at the neutral
+# centre of the scale instead of float noise divided by ~0 filling it with colour.
+MFCC_MIN_SPREAD = 5.0
 WAVEFORM_POINTS = 2_000  # envelope columns: keeps a 2-minute clip to a few thousand points
 HEATMAP_COLUMNS = 1_200  # time columns of the spectrogram and MFCC heatmaps
 
@@ -49,6 +59,12 @@ TEMPLATE = go.layout.Template(
         margin=dict(l=80, r=30, t=70, b=60),
     )
 )
+
+
+# Legends sit under the chart, in rows that wrap: above it they grew into the title when
+# they wrapped on a narrow screen, and beside it they take a third of the width.
+# Those charts carry no x-axis title for the legend to land on.
+BOTTOM_LEGEND = dict(orientation="h", x=0, xanchor="left", y=-0.14, yanchor="top")
 
 
 def _styled(fig: go.Figure, title: str, height: int) -> go.Figure:
@@ -91,12 +107,30 @@ def _pool_columns(matrix: np.ndarray, max_columns: int = HEATMAP_COLUMNS):
     return pooled, times_s
 
 
+def spectrogram_db(audio: np.ndarray) -> np.ndarray:
+    """Magnitude spectrogram of 16 kHz ``audio`` in dB re its peak, or re a -50 dBFS tone
+    when the clip is quieter than that, floored at -80 dB; shape ``(1 + N_FFT // 2, n_frames)``.
+    Silence sits at the floor (the dark end of the scale)."""
+    magnitude = np.abs(librosa.stft(audio, n_fft=config.N_FFT, hop_length=config.HOP_LENGTH))
+    reference = max(float(magnitude.max(initial=0.0)), QUIET_PEAK)
+    return librosa.amplitude_to_db(magnitude, ref=reference, top_db=None).clip(-SPECTROGRAM_RANGE_DB, 0.0)
+
+
+def standardised_mfcc(audio: np.ndarray) -> np.ndarray:
+    """MFCCs of 16 kHz ``audio``, each coefficient standardised over the clip, shape
+    ``(N_MFCC, n_frames)``: c0 (loudness) is ten times larger than the rest and would
+    otherwise wash out the colour scale. Silence comes out at 0, the scale's neutral centre."""
+    coefficients = features.mfcc(features.log_mel(audio))
+    spread = np.maximum(coefficients.std(axis=1, keepdims=True), MFCC_MIN_SPREAD)
+    return (coefficients - coefficients.mean(axis=1, keepdims=True)) / spread
+
+
 def signal_figure(audio: np.ndarray) -> go.Figure:
-    """Waveform, spectrogram (dB re peak, 0-8 kHz) and MFCCs of 16 kHz mono ``audio``
+    """Waveform, spectrogram (``spectrogram_db``, 0-8 kHz) and MFCCs of 16 kHz mono ``audio``
     in three rows on one time axis in seconds."""
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         row_heights=[0.24, 0.42, 0.34],
-                        subplot_titles=("Waveform", "Spectrogram", "MFCC"))
+                        subplot_titles=("Waveform", "Spectrogram", "MFCC (each row vs. its clip average)"))
     times_s, lower, upper = waveform_envelope(audio)
     fig.add_trace(go.Scatter(x=times_s, y=upper, mode="lines", line=dict(width=1, color="#3949ab"),
                              hoverinfo="skip", showlegend=False), row=1, col=1)
@@ -104,22 +138,17 @@ def signal_figure(audio: np.ndarray) -> go.Figure:
                              fill="tonexty", fillcolor="rgba(57, 73, 171, 0.55)",
                              hoverinfo="skip", showlegend=False), row=1, col=1)
 
-    spectrogram, spec_times_s = _pool_columns(features.stft_db(audio))
+    spectrogram, spec_times_s = _pool_columns(spectrogram_db(audio))
     frequencies_hz = np.arange(spectrogram.shape[0]) * config.SAMPLE_RATE / config.N_FFT
     fig.add_trace(go.Heatmap(z=spectrogram, x=spec_times_s, y=frequencies_hz, colorscale=SPECTROGRAM_COLOURS,
-                             zmin=-80, zmax=0, colorbar=_colourbar(fig, 2, "dB"),
+                             zmin=-SPECTROGRAM_RANGE_DB, zmax=0, colorbar=_colourbar(fig, 2, "dB"),
                              hovertemplate="%{x:.2f} s, %{y:.0f} Hz: %{z:.0f} dB<extra></extra>"),
                   row=2, col=1)
 
-    coefficients = features.mfcc(features.log_mel(audio))
-    # Each coefficient is standardised over the clip: c0 (loudness) is ten times larger
-    # than the rest and would otherwise wash out the colour scale.
-    standardised = (coefficients - coefficients.mean(axis=1, keepdims=True)) / (
-        coefficients.std(axis=1, keepdims=True) + 1e-6)
-    mfcc_pooled, mfcc_times_s = _pool_columns(standardised)
+    mfcc_pooled, mfcc_times_s = _pool_columns(standardised_mfcc(audio))
     fig.add_trace(go.Heatmap(z=mfcc_pooled, x=mfcc_times_s, y=np.arange(mfcc_pooled.shape[0]),
                              colorscale="RdBu_r", zmid=0, zmin=-3, zmax=3,
-                             colorbar=_colourbar(fig, 3, "z"),
+                             colorbar=_colourbar(fig, 3, "σ"),
                              hovertemplate="%{x:.2f} s, c%{y}: %{z:.1f}<extra></extra>"),
                   row=3, col=1)
 
@@ -138,32 +167,25 @@ def _colourbar(fig: go.Figure, row: int, title: str) -> dict:
 
 
 # --- an analysis ------------------------------------------------------------------------
-def probabilities_figure(analysis: ClipAnalysis, names: dict[str, str] | None = None) -> go.Figure:
-    """Each model's class probabilities and the fused ones, one panel each, emotions in
-    ``config.EMOTIONS`` order. ``names`` maps model ids to panel titles."""
-    names = names or {}
-    panels: dict[str, Prediction] = dict(analysis.models)
-    if analysis.fused:
-        panels["fused"] = analysis.fused
-    titles = [names.get(model_id, model_id) for model_id in panels]
-    fig = make_subplots(rows=1, cols=max(1, len(panels)), shared_yaxes=True, horizontal_spacing=0.05,
-                        subplot_titles=[f"<b>{t}</b>" if model_id == "fused" else t
-                                        for model_id, t in zip(panels, titles)])
+def probabilities_figure(prediction: Prediction, title: str) -> go.Figure:
+    """One reading's class probabilities as bars, emotions in ``config.EMOTIONS`` order,
+    the winner outlined; an unsure reading's bars are faded. One figure per reading, so a
+    page can wrap them onto as many rows as its width needs."""
     emotions = list(config.EMOTIONS)
-    for col, (model_id, prediction) in enumerate(panels.items(), start=1):
-        probs = [prediction.probs.get(e, 0.0) for e in emotions]
-        fig.add_trace(go.Bar(
-            x=probs, y=emotions, orientation="h", showlegend=False,
-            marker=dict(color=[config.EMOTION_COLOURS[e] for e in emotions],
-                        line=dict(width=[3 if e == prediction.label else 0 for e in emotions],
-                                  color=TEXT_COLOUR)),
-            text=[f"{p:.0%}" if p >= 0.05 else "" for p in probs], textposition="auto",
-            hovertemplate=f"{titles[col - 1]}<br>%{{y}}: %{{x:.1%}}<extra></extra>",
-        ), row=1, col=col)
-    # "0" rather than "0%": a panel's "100%" sits right beside the next panel's first tick
-    fig.update_xaxes(range=[0, 1], tickvals=[0, 0.5, 1], ticktext=["0", "50%", "100%"])
+    probs = [prediction.probs.get(e, 0.0) for e in emotions]
+    fig = go.Figure(go.Bar(
+        x=probs, y=emotions, orientation="h", showlegend=False, opacity=0.45 if prediction.unsure else 1.0,
+        marker=dict(color=[config.EMOTION_COLOURS[e] for e in emotions],
+                    line=dict(width=[3 if e == prediction.label else 0 for e in emotions], color=TEXT_COLOUR)),
+        text=[f"{p:.0%}" if p >= 0.05 else "" for p in probs], textposition="auto",
+        hovertemplate=f"{title}<br>%{{y}}: %{{x:.0%}}<extra></extra>",
+    ))
+    # Three horizontal ticks fit a narrow panel; more would turn sideways.
+    fig.update_xaxes(range=[0, 1], tickvals=[0, 0.5, 1], ticktext=["0", "50%", "100%"], tickangle=0)
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=emotions)
-    return _styled(fig, "Probability of each emotion", 460)
+    fig = _styled(fig, title, 380)
+    fig.update_layout(margin=dict(l=10, r=36, t=50, b=30))  # r: room for the "100%" tick
+    return fig
 
 
 def _window_spans(analysis: ClipAnalysis) -> list[tuple[float, float]]:
@@ -177,16 +199,17 @@ def _window_spans(analysis: ClipAnalysis) -> list[tuple[float, float]]:
     return list(zip(edges, edges[1:]))
 
 
-def _time_step_s(duration_s: float, max_ticks: int = 12) -> float:
+def _time_step_s(duration_s: float, max_ticks: int = 7) -> float:
     """A round tick spacing in seconds for a time axis (plotly's own choice on few wide
-    bars lands on the bars' centres, e.g. 1.1 and 3.3)."""
+    bars lands on the bars' centres, e.g. 1.1 and 3.3); at most ``max_ticks`` ticks, so
+    labels such as "2.5 s" stay apart on a projector-width chart."""
     steps = (0.5, 1, 2, 5, 10, 15, 30, 60)
     return next((step for step in steps if duration_s / step <= max_ticks),
                 60.0 * np.ceil(duration_s / max_ticks / 60))  # whole minutes for very long clips
 
 
 def timeline_figure(analysis: ClipAnalysis) -> go.Figure | None:
-    """The fused probabilities of each window over time as stacked bars (one colour
+    """The fused probabilities (all models together) of each window over time as stacked bars (one colour
     per emotion); windows without speech are gaps. None for a clip of one window."""
     if not analysis.timeline:
         return None
@@ -210,11 +233,11 @@ def timeline_figure(analysis: ClipAnalysis) -> go.Figure | None:
                                                pattern_fgcolor="#b0bec5"),
             hovertemplate="%{x:.1f} s: no speech<extra></extra>",
         ))
-    # Legend top to bottom in the order of the stack, top to bottom.
-    fig.update_layout(barmode="stack", bargap=0, legend=dict(traceorder="reversed"))
-    fig.update_xaxes(title_text="time (s)", range=[0, analysis.duration_s], tick0=0,
+    # In emotion order: "reversed" (plotly's default for stacks) reads oddly in rows.
+    fig.update_layout(barmode="stack", bargap=0, legend=dict(BOTTOM_LEGEND, traceorder="normal"))
+    fig.update_xaxes(ticksuffix=" s", range=[0, analysis.duration_s], tick0=0,
                      dtick=_time_step_s(analysis.duration_s))
-    fig.update_yaxes(title_text="fused probability", range=[0, 1], tickformat=".0%")
+    fig.update_yaxes(title_text="all models together", range=[0, 1], tickformat=".0%")
     return _styled(fig, f"Emotion over time ({config.WINDOW_S:g} s windows every {config.HOP_S:g} s)", 420)
 
 
@@ -234,23 +257,24 @@ def confusion_figure(report: dict, title: str) -> go.Figure:
     ))
     fig.update_xaxes(title_text="predicted", tickangle=-45, showgrid=False, tickvals=labels)
     fig.update_yaxes(title_text="true", autorange="reversed", showgrid=False, tickvals=labels)
-    return _styled(fig, title, 600)
+    return _styled(fig, title, 520)
 
 
 def per_class_recall_figure(reports: dict[str, dict], names: dict[str, str] | None = None) -> go.Figure:
-    """Recall of each emotion, one bar per model (``reports``: model id -> report)."""
+    """Recall of each emotion, one bar per model (``reports``: model id -> report); emotions
+    down the side, so "disgust" and "surprised" never collide as column labels do."""
     names = names or {}
     fig = go.Figure()
     for position, (model_id, report) in enumerate(reports.items()):
         recalls = [report["per_class_recall"].get(e) for e in config.EMOTIONS]
-        fig.add_trace(go.Bar(name=names.get(model_id, model_id), x=list(config.EMOTIONS), y=recalls,
-                             marker_color=model_colour(model_id, position),
-                             hovertemplate="%{x}: %{y:.0%}<extra>" + names.get(model_id, model_id) + "</extra>"))
-    fig.add_hline(y=1 / len(config.EMOTIONS), line_dash="dot", line_color="#7b8794")
-    fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1,
-                                                   xanchor="right"))
-    fig.update_yaxes(title_text="recall", range=[0, 1], tickformat=".0%")
-    return _styled(fig, "Recall per emotion (cross-validated; dotted line: chance)", 460)
+        fig.add_trace(go.Bar(name=names.get(model_id, model_id), y=list(config.EMOTIONS), x=recalls,
+                             orientation="h", marker_color=model_colour(model_id, position),
+                             hovertemplate="%{y}: %{x:.0%}<extra>" + names.get(model_id, model_id) + "</extra>"))
+    fig.add_vline(x=1 / len(config.EMOTIONS), line_dash="dot", line_color="#7b8794")
+    fig.update_layout(barmode="group", legend=BOTTOM_LEGEND)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    return _styled(fig, "Recall per emotion", 620)
 
 
 def per_actor_figure(reports: dict[str, dict], names: dict[str, str] | None = None) -> go.Figure:
@@ -262,15 +286,16 @@ def per_actor_figure(reports: dict[str, dict], names: dict[str, str] | None = No
         accuracy = report.get("per_actor_accuracy", {})
         fig.add_trace(go.Scatter(
             name=names.get(model_id, model_id), x=list(accuracy), y=list(accuracy.values()),
-            mode="markers+lines", line=dict(width=1, dash="dot"),
-            marker=dict(size=13, symbol=symbols[position % len(symbols)],
+            mode="markers",
+            marker=dict(size=11, symbol=symbols[position % len(symbols)],
                         color=model_colour(model_id, position)),
             hovertemplate="actor %{x}: %{y:.0%}<extra>" + names.get(model_id, model_id) + "</extra>",
         ))
-    fig.update_xaxes(title_text="actor (odd: male, even: female)", type="category")
+    fig.update_xaxes(type="category", tickangle=0, tickfont=dict(size=FONT_SIZE - 4))
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%")
-    fig.update_layout(legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
-    return _styled(fig, "Accuracy per actor (each tested while held out)", 440)
+    # Side by side per actor: the models' markers at one actor no longer hide each other.
+    fig.update_layout(scattermode="group", scattergap=0.4, legend=BOTTOM_LEGEND)
+    return _styled(fig, "Accuracy per actor", 440)
 
 
 def class_balance_figure(clips: pd.DataFrame, column: str) -> go.Figure:
@@ -284,9 +309,16 @@ def class_balance_figure(clips: pd.DataFrame, column: str) -> go.Figure:
         counts = counts.sort_index()
         colours = "#3949ab"
     labels = [f"{v:02d}" if isinstance(v, (int, np.integer)) else str(v) for v in counts.index]
-    fig = go.Figure(go.Bar(x=labels, y=counts.to_numpy(), marker_color=colours, text=counts.to_numpy(),
-                           textposition="outside", cliponaxis=False,
-                           hovertemplate="%{x}: %{y} clips<extra></extra>"))
-    fig.update_xaxes(type="category", title_text=column, tickangle=-40 if column == "emotion" else None)
-    fig.update_yaxes(title_text="clips", rangemode="tozero")
-    return _styled(fig, f"Clips per {column}", 380)
+    if column == "actor":  # many short labels: columns, without counts on top (they collide)
+        fig = go.Figure(go.Bar(x=labels, y=counts.to_numpy(), marker_color=colours,
+                               hovertemplate="%{x}: %{y} clips<extra></extra>"))
+        fig.update_xaxes(type="category", title_text=column, tickangle=0)
+        fig.update_yaxes(title_text="clips", rangemode="tozero")
+        return _styled(fig, f"Clips per {column}", 380)
+    # Few long labels ("surprised", sentences): rows, so the labels stay horizontal.
+    fig = go.Figure(go.Bar(x=counts.to_numpy(), y=labels, orientation="h", marker_color=colours,
+                           text=counts.to_numpy(), textposition="outside", cliponaxis=False,
+                           hovertemplate="%{y}: %{x} clips<extra></extra>"))
+    fig.update_yaxes(type="category", autorange="reversed")
+    fig.update_xaxes(title_text="clips", rangemode="tozero")
+    return _styled(fig, f"Clips per {column}", 140 + 36 * len(labels))

@@ -15,6 +15,8 @@ import ser.experiment
 import ser.models
 from ser import config
 from ser.audio import to_wav_bytes
+from ui.analysis import KEPT_RESULTS
+from ui.resources import FUSED_NAME, short_name
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 TIMEOUT_S = 120  # the first run loads and warms up every model on a shared 2-core machine
@@ -32,7 +34,12 @@ def chart_titles(at: AppTest) -> list[str]:
 
 
 def model_names() -> list[str]:
-    return [card["name"].split(" + ")[0] for card in ser.models.read_cards()]
+    return [short_name(card) for card in ser.models.read_cards()]
+
+
+def verdicts(at: AppTest) -> list[str]:
+    """The verdict cards' HTML, one block per analysed clip."""
+    return [m.value for m in at.markdown if "ser-verdict" in m.value]
 
 
 def test_upload_page_analyses_an_uploaded_clip():
@@ -40,20 +47,24 @@ def test_upload_page_analyses_an_uploaded_clip():
     at.file_uploader[0].set_value((EXAMPLE.name, EXAMPLE.read_bytes(), "audio/flac")).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error
-    metrics = {m.label: m.value for m in at.metric}
-    assert set(metrics) == {"Fused verdict", *model_names()}
-    assert all(any(e in value for e in config.EMOTIONS) for value in metrics.values())
-    assert chart_titles(at) == ["Probability of each emotion",
-                                "Emotion over time (4 s windows every 2 s)", "The signal"]
-    assert any("models agree" in m.value or "disagree" in m.value for m in at.markdown)
+    [cards] = verdicts(at)
+    # The lead card first, named after its model; every other reading, the fused one included.
+    assert cards.index("ser-lead") < min(cards.index(name) for name in model_names() + [FUSED_NAME])
+    assert all(name in cards for name in model_names() + [FUSED_NAME])
+    assert cards.count("class='ser-verdict") == len(model_names()) + 1
+    titles = chart_titles(at)
+    assert sorted(titles[:-2]) == sorted(model_names() + [FUSED_NAME])  # one probability chart per reading
+    assert titles[-2:] == ["Emotion over time (4 s windows every 2 s)", "The signal"]
+    assert any("reading" in m.value and "speech" in m.value for m in at.markdown)
     assert {b.label for b in at.get("download_button")} == {"Download CSV", "Download JSON"}
+    assert not at.file_uploader[0].value  # read and emptied: the files do not stay in the server's memory
 
 
 def test_upload_page_explains_bad_files_and_keeps_good_ones():
     short_clip = to_wav_bytes(np.full(int(0.2 * config.SAMPLE_RATE), 0.1, np.float32))
     at = run_page("upload.py")
     at.file_uploader[0].set_value([
-        ("notes.wav", b"these are meeting notes, not audio", "audio/wav"),
+        ("photo.png", b"\x89PNG\r\n\x1a\n not a sound", "image/png"),
         ("empty.wav", b"", "audio/wav"),
         ("short.wav", short_clip, "audio/wav"),
         (EXAMPLE.name, EXAMPLE.read_bytes(), "audio/flac"),
@@ -61,10 +72,26 @@ def test_upload_page_explains_bad_files_and_keeps_good_ones():
     assert not at.exception, [e.value for e in at.exception]
     errors = [e.value for e in at.error]
     assert len(errors) == 3
-    assert "notes.wav" in errors[0] and "not an audio file" in errors[0]
+    assert "photo.png cannot be analysed" in errors[0] and "no audio" in errors[0]  # words, not a red mark
     assert "empty.wav" in errors[1] and "empty" in errors[1]
     assert "short.wav" in errors[2] and "at least 0.5 s" in errors[2]
-    assert "Fused verdict" in [m.label for m in at.metric]  # the good clip is still analysed
+    assert len(verdicts(at)) == 1  # the good clip is still analysed
+
+
+def test_upload_page_keeps_a_bounded_number_of_clips():
+    at = run_page("upload.py")
+    files = [(f"clip-{i}.flac", EXAMPLE.read_bytes(), "audio/flac") for i in range(KEPT_RESULTS + 2)]
+    at.file_uploader[0].set_value(files).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [clip.name for clip in at.session_state["upload_results"]] == [
+        name for name, _, _ in files[:KEPT_RESULTS]]
+    assert any("first 4 are analysed" in i.value for i in at.info)
+
+
+def test_file_names_are_shown_as_typed_not_as_markdown():
+    at = run_page("upload.py")
+    at.file_uploader[0].set_value(("**loud** [x](y).wav", b"not audio", "audio/wav")).run()
+    assert at.error[0].value.startswith("\\*\\*loud\\*\\* \\[x\\](y).wav cannot be analysed")
 
 
 def test_upload_page_says_when_there_is_no_speech():
@@ -73,27 +100,35 @@ def test_upload_page_says_when_there_is_no_speech():
     at.file_uploader[0].set_value(("silence.wav", silence, "audio/wav")).run()
     assert not at.exception
     assert any("No speech detected" in w.value for w in at.warning)
-    assert not at.metric
+    assert not verdicts(at)
     assert chart_titles(at) == ["The signal"]
 
 
-def test_example_button_analyses_the_example():
+def test_example_button_analyses_the_example_and_says_the_models_know_the_speaker():
     at = run_page("upload.py")
     assert len(at.button) == len(list(config.EXAMPLES_DIR.glob("*.flac")))
+    assert any("heard these four actors in training" in c.value for c in at.caption)
     at.button[0].click().run()
     assert not at.exception
-    assert "Fused verdict" in [m.label for m in at.metric]
-    assert any("RAVDESS label" in c.value for c in at.caption)
+    assert len(verdicts(at)) == 1
+    assert any("RAVDESS label" in c.value and "heard this actor in training" in c.value for c in at.caption)
+    # Marked right or wrong against the label its file name gives.
+    marks = [m.value for m in list(at.success) + list(at.warning)]
+    assert len(marks) == 1 and "acted neutral" in marks[0]
 
 
-def test_compare_page_has_a_row_per_model():
+def test_compare_page_has_a_row_per_model_and_explains_the_numbers():
     at = run_page("compare.py")
     table = at.dataframe[0].value
-    # Every model, then the fused verdict cross-validated from their out-of-fold predictions.
-    assert list(table["model"]) == [card["name"] for card in ser.models.read_cards()] + ["Fused (UAR-weighted)"]
-    uncrossed = [card for card in ser.models.read_cards() if not card.get("cv")]
-    assert (table["evaluation"] == "not cross-validated").sum() == len(uncrossed)
-    assert any("distilled from HuBERT-base" in m.value for m in at.markdown)
+    # Every model, then the fused reading cross-validated from their out-of-fold predictions.
+    assert list(table["Model"]) == model_names() + [FUSED_NAME]
+    assert "Tested" not in table  # every model was tested the same way: the glossary says how, once
+    assert any(e.label == "What the numbers mean" for e in at.expander)
+    glossary = "\n".join(m.value for m in at.markdown)
+    assert "unweighted average recall" in glossary and "12.5 %" in glossary
+    assert "distilled from HuBERT-base" in glossary
+    for jargon in ("attentive CNN head", "layer(s)", "installs offline", config.DATA_DIR_ENV):
+        assert jargon not in glossary
 
 
 def test_compare_page_plots_cross_validated_cards(monkeypatch):
@@ -106,7 +141,9 @@ def test_compare_page_plots_cross_validated_cards(monkeypatch):
     monkeypatch.setattr(ser.models, "read_cards", lambda: cards)
     monkeypatch.setattr(ser.experiment, "fused_cv", lambda: None)
     at = run_page("compare.py")
-    assert at.dataframe[0].value["accuracy"].iloc[0] == 0.5
+    table = at.dataframe[0].value
+    assert table["Accuracy"].iloc[0] == 50  # in percent
+    assert (table["Tested"] == "not cross-validated").sum() == len(cards) - 1
     assert len(chart_titles(at)) == 3  # one confusion matrix, per-class recall, per-actor
 
 
@@ -117,23 +154,32 @@ def test_about_page_cites_ravdess():
     assert "CC BY-NC-SA 4.0" in text
 
 
-def test_dataset_page_without_data_explains_how_to_get_it(monkeypatch):
+def test_dataset_page_without_data_browses_the_examples(monkeypatch):
     monkeypatch.delenv(config.DATA_DIR_ENV, raising=False)
     at = run_page("dataset.py")
+    assert len(at.dataframe[0].value) == len(list(config.EXAMPLES_DIR.glob("*.flac")))
+    assert not at.text_input  # no visitor-typed folder ever reaches the file system
+    # How to add the data is for whoever runs the server: in an expander at the end.
+    assert at.expander[-1].label.startswith("For the person running the server")
     assert "python -m ser data download" in at.code[0].value
     assert config.DATA_DIR_ENV in at.code[0].value
-    assert not at.dataframe
 
 
 @pytest.mark.needs_data
-def test_dataset_page_with_data_shows_the_clips(monkeypatch, ravdess_dir):
+def test_dataset_page_with_data_shows_the_clips_and_marks_an_analysis(monkeypatch, ravdess_dir):
     monkeypatch.setenv(config.DATA_DIR_ENV, str(ravdess_dir))
     at = run_page("dataset.py")
+    assert not at.text_input
     n_files = sum(1 for p in ravdess_dir.rglob("*") if p.suffix in (".wav", ".flac"))
     assert len(at.dataframe[0].value) == n_files
     at.multiselect[0].set_value(["sad"]).run()
     assert set(at.dataframe[0].value["emotion"]) == {"sad"}
     assert "Clips per emotion" in chart_titles(at)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(verdicts(at)) == 1
+    marks = [m.value for m in list(at.success) + list(at.warning)]
+    assert len(marks) == 1 and "acted sad" in marks[0]
 
 
 def test_a_model_that_does_not_load_is_a_message(monkeypatch):

@@ -1,8 +1,10 @@
 """End to end in a real browser: headless Chromium, with a fake microphone playing
-a RAVDESS clip, drives a running app through the Upload and Live pages.
+a RAVDESS clip, drives a running app through every page, at a projector's and a
+laptop's width, and checks that no text is cut off.
 
 Uses the system's Chromium (Debian package ``chromium``), never a downloaded
-browser. Screenshots go to ``test-artifacts/``.
+browser. Screenshots go to ``test-artifacts/`` (every page at both widths in
+``test-artifacts/screenshots/``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import soxr
 
 from ser import config
 from ser.models import read_cards
-from ui.resources import short_name
+from ui.resources import FUSED_NAME, short_name
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and os.environ.get("CI") != "true":
@@ -34,6 +36,7 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402 -- a
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = config.PROJECT_DIR / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
 CLIP = config.EXAMPLES_DIR / "03-01-05-02-01-01-03.flac"  # angry, 4.4 s: long enough for a timeline
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -48,6 +51,27 @@ EMOTION = re.compile("|".join(config.EMOTIONS))
 WEBRTC_IFRAME = "iframe[title*='streamlit_webrtc']"
 PLOTLY = "[data-testid='stPlotlyChart']"
 APP_ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
+RESULT = ".st-key-ser-result"  # every page's analyses sit in this container
+PROJECTOR = {"width": 1024, "height": 768}
+LAPTOP = {"width": 1440, "height": 900}
+PAGES = {"live": ("Live", "Live emotion recognition"), "upload": ("Upload", "Upload audio"),
+         "compare": ("Compare models", "Compare the models"), "dataset": ("Dataset", "Dataset"),
+         "about": ("About", "About this studio")}
+# Text cut off in the main area: an ellipsis, or a no-wrap line clipped by hidden overflow,
+# whose content is wider than its box. Returns the texts so a failure names them.
+CUT_OFF_TEXT_JS = """() => {
+  const cut = [];
+  for (const el of document.querySelectorAll('[data-testid="stMain"] *')) {
+    const style = getComputedStyle(el);
+    if (style.fontFamily.includes('Material')) continue;  // an icon's ligature name, not text
+    const clips = style.textOverflow === 'ellipsis'
+      || (['hidden', 'clip'].includes(style.overflowX) && style.whiteSpace === 'nowrap');
+    const text = el.innerText ? el.innerText.trim() : '';
+    if (clips && text && el.scrollWidth > el.clientWidth + 1)
+      cut.push(`${text.slice(0, 60)} (${el.scrollWidth} px in ${el.clientWidth} px)`);
+  }
+  return cut;
+}"""
 
 
 def short_names() -> list[str]:
@@ -135,7 +159,7 @@ def browser_context(tmp_path_factory, microphone_wav):
 
 
 def screenshot(page: Page, name: str) -> None:
-    """The whole page as ``test-artifacts/<name>.png``.
+    """The whole page as ``test-artifacts/<name>.png`` (``name`` may hold a folder).
 
     Streamlit scrolls inside its main pane, not the document, so a full-page
     screenshot would stop at the window: the window is stretched to the pane's
@@ -145,7 +169,9 @@ def screenshot(page: Page, name: str) -> None:
     height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight ?? 0")
     page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 8_000)})
     page.wait_for_timeout(500)  # charts redraw at the new size
-    page.screenshot(path=ARTIFACTS / f"{name}.png")
+    path = ARTIFACTS / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=path)
     page.set_viewport_size(size)
 
 
@@ -178,34 +204,77 @@ def wait_for(page: Page, target, what: str, timeout_s: float) -> None:
 
 
 def expect_result_panel(panel, what: str, n_plots: int) -> None:
-    """A render_analysis panel: the fused verdict, every model's verdict and at least ``n_plots`` charts."""
-    wait_for(panel.page, panel.get_by_text("Fused verdict"), f"{what}: the fused verdict", RESULT_S)
-    names = short_names()
-    for name in names:
-        expect(panel, f"{what}: no prediction from {name}").to_contain_text(name)
-    verdicts = panel.locator("[data-testid='stMetricValue']")
-    expect(verdicts, f"{what}: expected the fused and {len(names)} model verdicts").to_have_count(
-        len(names) + 1)
-    for i in range(len(names) + 1):
-        expect(verdicts.nth(i), f"{what}: a verdict names no emotion").to_contain_text(EMOTION)
+    """A render_analysis panel: the lead card, a card for every model and for all models
+    together, each naming an emotion, and at least ``n_plots`` charts."""
+    wait_for(panel.page, panel.locator(".ser-lead"), f"{what}: the lead verdict", RESULT_S)
+    names = short_names() + [FUSED_NAME]
+    cards = panel.locator(".ser-verdict")
+    expect(cards, f"{what}: expected a card for each of {names}").to_have_count(len(names))
+    expect(panel.locator(".ser-lead"), f"{what}: one lead card").to_have_count(1)
+    for i, name in enumerate(names):
+        expect(cards.nth(i), f"{what}: a verdict names no emotion").to_contain_text(EMOTION)
+        expect(panel.locator(".ser-verdict", has_text=name), f"{what}: no card for {name}").to_have_count(1)
     charts = panel.locator(PLOTLY)
     expect(charts.nth(n_plots - 1), f"{what}: fewer than {n_plots} plotly charts").to_be_visible()
 
 
-def test_upload_page_analyses_a_clip(page, app_url):
+def cut_off_text(page: Page) -> list[str]:
+    return page.evaluate(CUT_OFF_TEXT_JS)
+
+
+def open_page(page: Page, name: str) -> None:
+    """Open one of the app's pages through the sidebar and wait for its title."""
+    title, heading = PAGES[name]
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
+    wait_for(page, page.get_by_role("heading", name=heading).first, f"the {title} page", RESULT_S)
+
+
+def test_upload_page_analyses_a_clip_and_explains_a_picture(page, app_url, tmp_path):
     # Through the sidebar, as a user would: with a pages/ folder beside the entry script, a
     # first visit straight to /upload runs the page on its own, without st.navigation.
     open_app(page, app_url)
-    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Upload").click()
+    open_page(page, "upload")
     uploader = page.locator("[data-testid='stFileUploader']").first
     wait_for(page, uploader, "the Upload page's file uploader", RESULT_S)
     uploader.locator("input[type=file]").set_input_files(CLIP)
-    # Probabilities, timeline (the clip is longer than one window) and the signal figure.
-    expect_result_panel(page.locator("[data-testid='stMain']"), "Upload", 3)
+    # A probability chart per reading, the timeline (the clip is longer than one window), the signal.
+    expect_result_panel(page.locator(RESULT), "Upload", len(short_names()) + 3)
     screenshot(page, "upload")
+
+    picture = tmp_path / "holiday.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    page.locator("[data-testid='stFileUploader'] input[type=file]").first.set_input_files(picture)
+    error = page.locator(RESULT).locator("[data-testid='stAlertContentError']")
+    expect(error, "a picture's upload must say why, in words on the page").to_contain_text(
+        "holiday.png cannot be analysed", timeout=RESULT_S * 1000)
+    expect(error).to_be_visible()
+
+
+@pytest.mark.parametrize("viewport", [PROJECTOR, LAPTOP], ids=["1024x768", "1440x900"])
+def test_no_page_cuts_text_off(page, app_url, viewport):
+    """Every page, and the Upload and Dataset pages with a clip analysed: no text cut off."""
+    page.set_viewport_size(viewport)
+    open_app(page, app_url)
+    cut = {}
+    for name in PAGES:
+        open_page(page, name)
+        if name == "upload":
+            page.locator("[data-testid='stFileUploader'] input[type=file]").first.set_input_files(CLIP)
+            expect_result_panel(page.locator(RESULT), "Upload", len(short_names()) + 3)
+        elif name == "dataset":
+            page.get_by_role("button", name="Run the models").click()
+            expect_result_panel(page.locator(RESULT), "Dataset", len(short_names()) + 2)
+        elif name == "compare":
+            expect(page.locator(PLOTLY).last, "the Compare page's charts").to_be_visible()
+        page.wait_for_timeout(1_500)  # charts and cards settle at this width
+        cut[name] = cut_off_text(page)
+        screenshot(page, f"screenshots/{name}-{viewport['width']}")
+    cut = {name: texts for name, texts in cut.items() if texts}
+    assert not cut, f"text cut off at {viewport['width']} px: {cut}"
 
 
 def test_live_stream_predicts_while_playing_and_analyses_the_take(page, app_url):
+    page.set_viewport_size(PROJECTOR)  # where the reading used to wrap and the page jump
     open_app(page, app_url)
     wait_for(page, page.locator(WEBRTC_IFRAME), "the streamlit-webrtc component", RESULT_S)
     page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="START").click()
@@ -215,15 +284,23 @@ def test_live_stream_predicts_while_playing_and_analyses_the_take(page, app_url)
     for name in short_names():
         expect(view, f"no live prediction from {name} while the microphone plays").to_contain_text(
             name, timeout=LIVE_S * 1000)
+    # The reading updates twice a second in a box of fixed height: the page never jumps.
+    heights = set()
+    for _ in range(6):
+        heights.add(round(page.locator(".st-key-live-verdict").bounding_box()["height"]))
+        page.wait_for_timeout(500)
+    assert len(heights) == 1, f"the live reading's box changed height: {sorted(heights)} px"
+    assert not cut_off_text(page), f"text cut off in the live view: {cut_off_text(page)}"
     screenshot(page, "live-playing")
     # Two loops of the clip: a take longer than one analysis window gets a timeline too.
     expect(view, "the take did not reach 8 s").to_contain_text(TAKE_8S, timeout=LIVE_S * 1000)
 
     page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="STOP").click()
-    take = page.locator(".st-key-live-take")
+    take = page.locator(RESULT)
     expect(take, "no take after STOP").to_contain_text("Your take", timeout=30_000)
     expect(take.get_by_role("button", name="Download the take (WAV)")).to_be_visible()
-    expect_result_panel(take, "Live take", 3)  # probabilities, timeline, signal
+    expect_result_panel(take, "Live take", len(short_names()) + 3)  # probabilities, timeline, signal
+    assert not cut_off_text(page), f"text cut off in the take: {cut_off_text(page)}"
     screenshot(page, "live-take")
 
 
@@ -237,20 +314,7 @@ def test_one_clip_recorded_from_the_microphone_is_analysed(page, app_url):
     expect(stop, "the recorder did not start").to_be_visible(timeout=15_000)
     page.wait_for_timeout(4_000)  # past the clip's leading silence and into its speech
     stop.click()
-    result = page.locator(".st-key-live-clip-result")
-    expect_result_panel(result, "One clip", 2)  # probabilities and signal (a timeline only past 4 s)
+    result = page.locator(RESULT)
+    # Probabilities and signal (a timeline only past 4 s).
+    expect_result_panel(result, "One clip", len(short_names()) + 2)
     screenshot(page, "one-clip")
-
-
-@pytest.mark.parametrize("title, heading", [
-    ("Compare models", "Compare the models"),
-    ("Dataset", "Dataset"),
-    ("About", "About"),
-])
-def test_other_pages_render_without_error(page, app_url, title, heading):
-    open_app(page, app_url)
-    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
-    wait_for(page, page.get_by_role("heading", name=heading).first, f"the {title} page", RESULT_S)
-    if title == "Compare models":
-        expect(page.locator(PLOTLY).first, "no chart on the Compare page").to_be_visible()
-    screenshot(page, title.lower().replace(" ", "-"))

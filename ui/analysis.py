@@ -1,10 +1,13 @@
-"""The panel shown for every analysed clip (Live, Upload, Dataset), and audio input
-that reports bad files as messages instead of tracebacks."""
+"""The panel shown for every analysed clip (Live, Upload, Dataset), its verdict cards, and
+the clips a visitor asks for: decoded, or with a one-line reason, and kept per session."""
 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+from dataclasses import dataclass
+from itertools import count
 from pathlib import Path
 
 import numpy as np
@@ -12,17 +15,38 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ser import plots
+from ser import config, plots
 from ser.audio import AudioError, load_audio, to_wav_bytes
-from ser.inference import ClipAnalysis, analyse
+from ser.inference import FUSED, ClipAnalysis, Prediction, analyse
 from ser.models import EmotionModel
 from ui.charts import show_figure
 from ui.resources import model_names, require_models
+from ui.text import plain
 
-UPLOAD_TYPES = ["wav", "flac", "mp3", "ogg", "m4a", "webm"]
+UPLOAD_FORMATS = "wav, flac, mp3, ogg, m4a, webm"
 EMOTION_EMOJI = {"neutral": "😐", "calm": "😌", "happy": "😄", "sad": "😢", "angry": "😠",
                  "fearful": "😨", "disgust": "🤢", "surprised": "😲"}
 CACHED_CLIPS = 32  # analyses and figures kept per process; a clip is ~1 MB of figure data
+# Every page shows its analyses inside one container with this key (CSS class
+# st-key-ser-result): the browser tests find results by it.
+RESULT_KEY = "ser-result"
+# Analyses a session keeps on a page, newest first: a 2-minute clip is ~8 MB of samples,
+# so a visitor who keeps uploading cannot grow the server's memory without bound.
+KEPT_RESULTS = 4
+UNSURE_COLOUR = "#6b7280"
+_ids = count()  # unique widget keys for kept clips, across sessions
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A clip a visitor asked to analyse: its samples, or why it cannot be analysed."""
+
+    name: str
+    audio: np.ndarray | None  # 16 kHz mono float32 (n_samples,); None when ``error`` says why
+    error: str | None = None
+    note: str | None = None  # markdown shown above the analysis, e.g. where the clip comes from
+    label: str | None = None  # the emotion acted, when known (RAVDESS file names say it)
+    id: int = 0
 
 
 def audio_digest(audio: np.ndarray) -> str:
@@ -46,62 +70,154 @@ def _signal_figure(digest: str, _audio: np.ndarray) -> go.Figure:
     return plots.signal_figure(_audio)
 
 
-def load_user_audio(data: bytes, name: str) -> np.ndarray | None:
-    """Decode a user's file to 16 kHz mono float32 ``(n_samples,)``.
-
-    When the file cannot be analysed (not audio, empty, too short or too long),
-    shows why with ``st.error`` and returns None, so the rest of the page and the
-    user's other clips stay as they are.
-    """
+def decode(data: bytes, name: str, note: str | None = None, label: str | None = None) -> Clip:
+    """A visitor's file as a ``Clip``: decoded to 16 kHz mono, or with the one-line reason
+    it cannot be analysed (not audio, empty, too short or too long)."""
     try:
-        return _decoded(data)
+        return Clip(name, _decoded(data), note=note, label=label, id=next(_ids))
     except AudioError as err:
-        st.error(f"**{name}** cannot be analysed: {err}")
-        return None
+        return Clip(name, None, f"{plain(name)} cannot be analysed: {err}", id=next(_ids))
 
 
-def _verdict_metric(column, title: str, emotion: str, confidence: float, **options) -> None:
-    """An emotion as a metric card, its probability underneath in grey (not a rise or fall)."""
-    column.metric(title, f"{EMOTION_EMOJI.get(emotion, '')} {emotion}", delta=f"{confidence:.0%}",
-                  delta_color="off", delta_arrow="off", border=True, **options)
+def keep(state_key: str, clips: list[Clip]) -> None:
+    """Put ``clips`` first in the session's list under ``state_key``; a clip of the same
+    name moves up instead of showing twice, and only the newest ``KEPT_RESULTS`` stay."""
+    names = {clip.name for clip in clips}
+    kept = [clip for clip in st.session_state.get(state_key, []) if clip.name not in names]
+    st.session_state[state_key] = (clips + kept)[:KEPT_RESULTS]
 
 
-def _agreement_text(analysis: ClipAnalysis, names: dict[str, str]) -> str:
-    """One sentence on which models share the fused verdict."""
-    agreeing = analysis.agreeing_models
-    total = len(analysis.models)
-    if len(agreeing) == total:
-        return f"All {total} models agree." if total > 1 else "One model ran."
+def show_kept(state_key: str) -> None:
+    """The session's clips under ``state_key``, newest first, each analysed in its own box."""
+    with st.container(key=RESULT_KEY):
+        for clip in st.session_state.get(state_key, []):
+            with st.container(border=True):
+                show_clip(clip, key=f"clip-{clip.id}")
+
+
+def show_clip(clip: Clip, key: str) -> None:
+    """One clip: its name (as typed, never as markdown), its note, and its analysis or error."""
+    if clip.error:
+        st.error(clip.error)
+        return
+    st.markdown(f"#### {plain(clip.name)}")
+    if clip.note:
+        st.caption(clip.note)
+    mark = st.empty()  # filled once the analysis says whether the models got it right
+    analysis = render_analysis(clip.audio, clip.name, key=key)
+    if clip.label and analysis.speech:
+        text = known_label_text(analysis, clip.label, model_names(require_models()))
+        if analysis.lead_prediction.label == clip.label:
+            mark.success(text, icon="✅")
+        else:  # a warning, not an error: the app works, the model missed
+            mark.warning(text, icon="❌")
+
+
+def known_label_text(analysis: ClipAnalysis, label: str, names: dict[str, str]) -> str:
+    """Whether the lead reading names the emotion acted, and which other readings do."""
+    (lead_id, lead), *others = readings(analysis).items()
+    lead_name = names.get(lead_id, lead_id)
+    verdict = (f"**Right**: acted {label}, and {lead_name} says {lead.label}." if lead.label == label
+               else f"**Wrong**: acted {label}, but {lead_name} says {lead.label}.")
+    right = [names.get(k, k) for k, p in others if p.label == label]
+    wrong = [names.get(k, k) for k, p in others if p.label != label]
+    return " ".join([verdict] + ([f"Also right: {', '.join(right)}."] if right else [])
+                    + ([f"Wrong: {', '.join(wrong)}."] if wrong else []))
+
+
+# --- verdicts -------------------------------------------------------------------------
+def percent(probability: float) -> str:
+    return f"{probability:.0%}"
+
+
+def reading_text(prediction: Prediction) -> str:
+    """"😠 angry", or for an unsure reading the question "angry or sad?"."""
+    if prediction.unsure:
+        return f"{prediction.label} or {prediction.runner_up}?"
+    return f"{EMOTION_EMOJI.get(prediction.label, '')} {prediction.label}"
+
+
+def _card(name: str, prediction: Prediction, lead: bool, note: str = "") -> str:
+    """A verdict card as one line of HTML: wraps instead of cutting text off, and an unsure
+    reading is grey, dashed and carries no big percentage."""
+    unsure = prediction.unsure
+    colour = UNSURE_COLOUR if unsure else config.EMOTION_COLOURS.get(prediction.label, UNSURE_COLOUR)
+    border = "dashed" if unsure else "solid"
+    size = (2.3 if lead else 1.35) * (0.8 if unsure else 1.0)
+    if unsure:
+        sureness = (f"not sure: {percent(prediction.confidence)} {prediction.label}, "
+                    f"{percent(prediction.probs[prediction.runner_up])} {prediction.runner_up}")
+    else:
+        sureness = f"{percent(prediction.confidence)} likely"
+    text_colour = UNSURE_COLOUR if unsure else "inherit"
+    note_html = f" <span style='font-weight:400;color:{UNSURE_COLOUR}'>{html.escape(note)}</span>" if note else ""
+    return (
+        f"<div class='ser-verdict{' ser-lead' if lead else ''}{' ser-unsure' if unsure else ''}' "
+        f"style='flex:1 1 {16 if lead else 8.5}rem;min-width:0;border:1px solid #d5dae3;"
+        f"border-left:0.45rem {border} {colour};border-radius:0.5rem;padding:0.5rem 0.85rem;"
+        f"background:{'#f5f6f8' if unsure else '#fff'};overflow-wrap:break-word'>"
+        f"<div style='font-weight:600'>{html.escape(name)}{note_html}</div>"
+        f"<div style='font-size:{size:.2f}rem;font-weight:700;line-height:1.2;color:{text_colour}'>"
+        f"{html.escape(reading_text(prediction))}</div>"
+        f"<div style='color:{UNSURE_COLOUR};font-size:0.95rem'>{html.escape(sureness)}</div>"
+        f"</div>"
+    )
+
+
+def readings(analysis: ClipAnalysis) -> dict[str, Prediction]:
+    """Every reading of a clip, the lead first and the fused one among the rest."""
+    everything = {**analysis.models, **({FUSED: analysis.fused} if analysis.fused else {})}
+    return {analysis.lead: everything[analysis.lead],
+            **{k: p for k, p in everything.items() if k != analysis.lead}}
+
+
+def verdicts_html(analysis: ClipAnalysis, names: dict[str, str]) -> str:
+    """The lead reading as a big card named after its model, the other readings (all
+    models together included) as smaller cards beside or below it, wrapping with the width."""
+    lead, *others = readings(analysis).items()
+    lead_note = "(all models together)" if lead[0] == FUSED else "· the best model on new voices"
+    small = "".join(_card(names.get(k, k), p, lead=False) for k, p in others)
+    return ("<div style='display:flex;flex-wrap:wrap;gap:0.75rem;align-items:stretch;margin-bottom:0.75rem'>"
+            f"{_card(names.get(lead[0], lead[0]), lead[1], lead=True, note=lead_note)}"
+            f"<div style='flex:2 1 20rem;display:flex;flex-wrap:wrap;gap:0.75rem'>{small}</div>"
+            "</div>")
+
+
+def agreement_text(analysis: ClipAnalysis, names: dict[str, str]) -> str:
+    """One sentence on how many other readings name the lead reading's emotion (and, when
+    the lead is unsure, that it is)."""
+    (lead_id, lead), *others = readings(analysis).items()
+    agreeing = [k for k, p in others if p.label == lead.label]
+    lead_name = names.get(lead_id, lead_id)
+    doubt = f"{lead_name} is not sure. " if lead.unsure else ""
+    if not others:
+        return doubt + "One model ran."
+    if len(agreeing) == len(others):
+        return doubt + f"Every reading says {lead.label}."
     if not agreeing:
-        return "No single model's own verdict is the fused one: the models disagree."
-    listed = ", ".join(names.get(m, m) for m in agreeing)
-    return f"{len(agreeing)} of {total} models agree ({listed})."
+        return doubt + f"No other reading says {lead.label}: the models disagree."
+    return doubt + f"{len(agreeing)} of the {len(others)} other readings agree with {lead_name}."
 
 
-def _headline(analysis: ClipAnalysis, names: dict[str, str]) -> None:
-    """The fused verdict, each model's verdict, and how far they agree."""
-    columns = st.columns([1.4] + [1] * len(analysis.models))
-    _verdict_metric(columns[0], "Fused verdict", analysis.fused.label, analysis.fused.confidence,
-                    help="The models' probabilities averaged, each weighted by its cross-validated UAR above chance.")
-    agreeing = set(analysis.agreeing_models)
-    for column, (model_id, prediction) in zip(columns[1:], analysis.models.items()):
-        _verdict_metric(column, names.get(model_id, model_id), prediction.label, prediction.confidence)
-        column.caption("✓ agrees with the verdict" if model_id in agreeing else "✗ differs")
-    st.markdown(f"**{_agreement_text(analysis, names)}** "
+def show_verdicts(analysis: ClipAnalysis, names: dict[str, str]) -> None:
+    st.markdown(verdicts_html(analysis, names), unsafe_allow_html=True)
+    st.markdown(f"**{agreement_text(analysis, names)}** "
                 f"{analysis.duration_s:.1f} s clip, {analysis.speech_s:.1f} s of it speech.")
 
 
+# --- the analysis panel -----------------------------------------------------------------
 def _downloads(analysis: ClipAnalysis, name: str, key: str) -> None:
     stem = Path(name).stem or "clip"
     csv = pd.DataFrame(analysis.to_rows()).to_csv(index=False)
     document = json.dumps({"name": name, **analysis.to_dict()}, indent=2)
-    left, right, _ = st.columns([1, 1, 3])
-    # on_click="ignore": a download must not rerun the page (and re-render every clip).
-    left.download_button("Download CSV", csv, file_name=f"{stem}-emotions.csv", mime="text/csv",
-                         key=f"{key}-csv", on_click="ignore", icon=":material/download:")
-    right.download_button("Download JSON", document, file_name=f"{stem}-emotions.json",
-                          mime="application/json", key=f"{key}-json", on_click="ignore",
-                          icon=":material/download:")
+    # A wrapping row: fixed columns cut the labels to "Do…" on a narrow screen.
+    with st.container(horizontal=True):
+        # on_click="ignore": a download must not rerun the page (and re-render every clip).
+        st.download_button("Download CSV", csv, file_name=f"{stem}-emotions.csv", mime="text/csv",
+                           key=f"{key}-csv", on_click="ignore", icon=":material/download:")
+        st.download_button("Download JSON", document, file_name=f"{stem}-emotions.json",
+                           mime="application/json", key=f"{key}-json", on_click="ignore",
+                           icon=":material/download:")
 
 
 def render_analysis(audio: np.ndarray, name: str, key: str) -> ClipAnalysis:
@@ -114,19 +230,28 @@ def render_analysis(audio: np.ndarray, name: str, key: str) -> ClipAnalysis:
     """
     models = require_models()
     digest = audio_digest(audio)
-    with st.spinner(f"Analysing {name}…"):
+    with st.spinner("Analysing…"):
         analysis = _analysis(digest, audio, models)
         signal = _signal_figure(digest, audio)
     names = model_names(models)
     if analysis.speech:
-        _headline(analysis, names)
+        show_verdicts(analysis, names)
     else:
-        st.warning(f"**No speech detected** in {name}: only {analysis.speech_s:.2f} s of its "
-                   f"{analysis.duration_s:.1f} s sounds like a voice, so no emotion was predicted. "
+        st.warning(f"**No speech detected**: only {analysis.speech_s:.1f} s of this "
+                   f"{analysis.duration_s:.1f} s clip sounds like a voice, so no emotion was predicted. "
                    "Try a recording with someone speaking, closer to the microphone.")
     st.audio(to_wav_bytes(audio), format="audio/wav")
     if analysis.speech:
-        show_figure(plots.probabilities_figure(analysis, names), key=f"{key}-probabilities")
+        # One chart per reading, in pairs that sit side by side and wrap inside: four in a
+        # row on a wide screen, two by two on a laptop or a projector; one wide figure
+        # crushed its panel titles together.
+        figures = [(model_id, plots.probabilities_figure(prediction, names.get(model_id, model_id)))
+                   for model_id, prediction in readings(analysis).items()]
+        with st.container(horizontal=True):
+            for first in range(0, len(figures), 2):
+                with st.container(horizontal=True):
+                    for model_id, figure in figures[first:first + 2]:
+                        show_figure(figure, key=f"{key}-probabilities-{model_id}")
         timeline = plots.timeline_figure(analysis)
         if timeline is not None:
             show_figure(timeline, key=f"{key}-timeline")

@@ -7,6 +7,6 @@ PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png",
 
 
 def show_figure(fig: go.Figure, key: str | None = None) -> None:
-    """Full-width chart in the figure's own template (``theme=None``: Streamlit's
-    theme would replace ``ser.plots``' fonts and colours)."""
-    st.plotly_chart(fig, theme=None, key=key, config=PLOTLY_CONFIG)
+    """A chart as wide as its container, in the figure's own template (``theme=None``:
+    Streamlit's theme would replace ``ser.plots``' fonts and colours)."""
+    st.plotly_chart(fig, theme=None, key=key, config=PLOTLY_CONFIG, width="stretch")
