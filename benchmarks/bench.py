@@ -39,9 +39,9 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from ser import audio as audio_io  # noqa: E402
 from ser import config  # noqa: E402
+from ser.backbones import REGISTRY  # noqa: E402
 
 CLIP_S = 4.0
-TARGET_MS = {"mfcc": 50.0, "wakehubert": 50.0, "whisper": 150.0}  # per 4 s clip, backbone + head
 TARGET_PREDICT_S = 3.0
 PREDICT_RUNS = 3
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".webm")
@@ -99,7 +99,7 @@ def model_latency(models, audio: np.ndarray, repeats: int, threads: int) -> dict
         head_ms = median_ms(lambda: model.predict_frames(frames), repeats)
         results[model.id] = {"threads": threads, "backbone_ms": backbone_ms, "head_ms": head_ms,
                              "total_ms": backbone_ms + head_ms,
-                             "target_ms": TARGET_MS.get(model.backbone.kind)}
+                             "target_ms": REGISTRY[model.card.backbone.kind].latency_target_ms}
     return results
 
 

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from ser import config
-from ser.evaluation import CITATION
-from ser.models import read_cards
+from ser.cards import read_cards
+from ser.corpora import CORPORA
 
 st.title("About this studio")
 
@@ -13,19 +13,21 @@ This studio guesses the emotion in a short stretch of speech with several models
 share one recipe: a speech encoder turns the audio into a stream of numbers describing
 the sound, and a small network, trained here, turns that stream into a probability for
 each of {len(config.EMOTIONS)} emotions: {", ".join(config.EMOTIONS)}.
-The studio leads with the model that scored best on voices it never heard. *All models*
-averages the models' probabilities, each counted by how far its score is above chance.
-When a model's top probability is too low to trust, it names its two likeliest emotions
-as a question ("angry or sad?") instead of pretending to be sure.
+The studio leads with the reading that scored best on a corpus it never heard. *All models*
+combines the models' probabilities with weights fitted on such corpora. Each model's
+confidence is rescaled on corpora it never heard, so that "70 %" means right about 70 %
+of the time there; when the top probability is under 50 %, it names its two likeliest
+emotions as a question ("angry or sad?") instead of pretending to be sure.
 """)
 
 st.subheader("What the models can and cannot do")
 st.markdown(f"""
-**They learned from acted speech, and only from that.** Every model was trained on the
-speech part of RAVDESS: 24 professional North-American actors (12 female, 12 male) saying
-two neutral English sentences ("Kids are talking by the door", "Dogs are sitting by the
-door") in {len(config.EMOTIONS)} emotions, at two intensities, in a quiet studio. (Each
-model's card, on the Compare page, says exactly which clips it saw.)
+**They learned from acted speech, and only from that.** The models were trained on three
+corpora of acted emotion: RAVDESS (20 North-American actors, two English sentences, 8
+emotions, a quiet studio), ASED (65 Amharic speakers, 5 emotions) and EMOVO (6 Italian
+actors, 7 emotions), about 4,300 clips of 91 speakers in all. (Each model's card, on the
+Compare page, says exactly which clips it saw.) Tested on a corpus left out of training,
+the best model names about half of the emotions right: far above chance, far from sure.
 
 - **What they handle best:** short (2 to 5 s) clips of clearly acted emotion in
   English, recorded with a good microphone and little noise. The Compare page gives
@@ -47,24 +49,24 @@ model's card, on the Compare page, says exactly which clips it saw.)
   of guessing.
 """)
 
-st.subheader("The data: RAVDESS")
-st.markdown(f"""
-The Ryerson Audio-Visual Database of Emotional Speech and Song, released on Zenodo
-(record 1188976) under the Creative Commons Attribution-NonCommercial-ShareAlike 4.0
-licence (CC BY-NC-SA 4.0): free for non-commercial use with attribution, and
-derived material must be shared alike. The example clips in `examples/` are
-RAVDESS clips under the same licence. Please cite:
-
-> {CITATION}
+st.subheader("The data")
+st.markdown("""
+RAVDESS is released on Zenodo (record 1188976) under the Creative Commons
+Attribution-NonCommercial-ShareAlike 4.0 licence (CC BY-NC-SA 4.0): free for non-commercial
+use with attribution, and derived material must be shared alike. The example clips in
+`examples/` are RAVDESS clips under the same licence. ASED and EMOVO are shared for research.
+Please cite:
 """)
+for corpus in CORPORA.values():
+    st.markdown(f"> **{corpus.name}**: {corpus.citation}")
 
 st.subheader("The backbones and their licences")
-lines = [f"- **{card['backbone']['name']}** (`{card['backbone']['id']}`): {card['backbone']['source']}"
+lines = [f"- **{card.backbone.name}** (`{card.backbone.id}`): {card.backbone.source}"
          for card in read_cards()]
 st.markdown("\n".join(lines) + """
 
 librosa, which computes the hand-crafted features, is ISC-licensed; the Whisper encoder runs
 in PyTorch through transformers (Apache-2.0), its weights read from the CTranslate2 file;
 ONNX Runtime, which runs WakeHuBERT-tiny, is MIT-licensed.
-The trained heads in `models/` are derived from RAVDESS (CC BY-NC-SA 4.0), so they carry
-its non-commercial, share-alike terms.""")
+The trained heads in `models/` are derived from RAVDESS (CC BY-NC-SA 4.0), ASED and EMOVO,
+so they carry RAVDESS's non-commercial, share-alike terms and are for research use.""")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from ser import config, plots
 from ser.dataset import RAVDESS_URL, filter_clips
-from ser.models import read_cards
+from ser.cards import read_cards
 from ui.analysis import KEPT_RESULTS, decode, keep, show_kept
 from ui.charts import show_figure
 from ui.resources import dataset_clips, example_clips
@@ -64,7 +64,7 @@ if not selected.empty:
     show_figure(plots.class_balance_figure(selected, "actor"), key="balance-actor")
 
     st.subheader("Listen and analyse")
-    trained_on = sorted({card["training"]["data"] for card in read_cards()})
+    trained_on = sorted({card.training["data"] for card in read_cards()})
     st.caption(f"The shipped models learnt from {'; '.join(trained_on)}: clips of other actors are "
                "voices they never heard.")
     with st.container(horizontal=True, vertical_alignment="bottom"):

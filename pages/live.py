@@ -11,7 +11,8 @@ from ser import audio as audio_io
 from ser import config, plots
 from ser.live import LiveRecording, RollingAnalysis, WindowResult
 from ui.analysis import RESULT_KEY, decode, render_analysis, show_clip, verdicts_html
-from ui.resources import model_names, require_models
+from ui.resources import get_fusion, model_names, require_models
+from ui.voice import current_voice, voice_panel
 
 RESULT_STATE = "live_result"  # session key: the latest take or recording, shown under the tabs
 CLIP_STATE = "live_clip_id"  # session key: the recording last analysed, so a rerun does not redo it
@@ -133,7 +134,7 @@ def show_take(take: dict) -> None:
         st.warning(f"{err} Press START, speak for a few seconds, then press STOP.")
         st.audio(wav, format="audio/wav")
         return
-    render_analysis(audio, take["name"], key="live-take")
+    render_analysis(audio, take["name"], key="live-take", own_voice=True)
 
 
 def continuous() -> None:
@@ -143,8 +144,9 @@ def continuous() -> None:
     state = st.session_state
     if "live_recording" not in state:
         state.live_recording = LiveRecording()
-        state.live_rolling = RollingAnalysis(models)
+        state.live_rolling = RollingAnalysis(models, get_fusion())
     recording, rolling = state.live_recording, state.live_rolling
+    rolling.voice = (current_voice() or (None, None))[1]
 
     # Runs on the media thread, which must not touch Streamlit: it only buffers
     # this session's frames and hands them on unchanged.
@@ -188,6 +190,7 @@ def one_clip() -> None:
         st.session_state[RESULT_STATE] = {"clip": decode(clip.getvalue(), "recording.wav")}
 
 
+voice_panel(models)
 stream_tab, clip_tab = st.tabs([":material/graphic_eq: Continuous", ":material/mic: One clip"])
 with stream_tab:
     continuous()
@@ -202,4 +205,4 @@ if latest:
         if "take" in latest:
             show_take(latest["take"])
         else:
-            show_clip(latest["clip"], key="live-clip")
+            show_clip(latest["clip"], key="live-clip", own_voice=True)

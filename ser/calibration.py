@@ -9,7 +9,6 @@ a neutral clip counts as right when the model says neutral or calm.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
 
 from ser import config
 from ser.evaluation import fold_absent
@@ -40,6 +39,8 @@ def target_nll(probs: np.ndarray, y_true, corpora, corpus_emotions: dict[str, tu
 
 def fit_temperature(probs, y_true, corpora, corpus_emotions) -> float:
     """The temperature that minimises ``target_nll`` of held-out probabilities."""
+    from scipy.optimize import minimize_scalar  # fitting only; inference never needs scipy.optimize
+
     result = minimize_scalar(
         lambda log_t: target_nll(sharpen(probs, np.exp(log_t)), y_true, corpora, corpus_emotions),
         bounds=tuple(np.log(TEMPERATURE_RANGE)), method="bounded")
@@ -58,6 +59,8 @@ def fuse(prob_list: list[np.ndarray], weights) -> np.ndarray:
 def fit_fusion(prob_list: list[np.ndarray], y_true, corpora, corpus_emotions) -> np.ndarray:
     """Stacking: non-negative weights (M,) of ``fuse`` minimising ``target_nll`` of
     out-of-fold probabilities."""
+    from scipy.optimize import minimize
+
     def loss(w):
         return target_nll(fuse(prob_list, w), y_true, corpora, corpus_emotions)
 

@@ -36,6 +36,7 @@ EXIT_OK = 0
 EXIT_SOME_FILES_FAILED = 1  # predict: the other files were still analysed
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # shell convention for Ctrl-C
+MIN_SESSION_FILES = 3
 MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 CHECKPOINT_KINDS = tuple(k for k, e in REGISTRY.items() if e.checkpoint_choice)  # --backbone picks weights
 
@@ -70,6 +71,18 @@ def summary(index: CorpusIndex) -> str:
     if index.problems:
         lines += ["problems:", *(f"  {p}" for p in index.problems)]
     return "\n".join(line for line in lines if line)
+
+
+def cv_headline(card: ModelCard) -> str:
+    """One line of a card's headline figures: transfer to unseen corpora, then RAVDESS."""
+    from ser.reports import NOT_CROSS_VALIDATED
+
+    if card.transfer is None and card.ravdess_uar is None:
+        return NOT_CROSS_VALIDATED
+    parts = [f"{CORPORA[c].name} UAR {r['uar']:.3f}" for c, r in (card.transfer or {}).items()]
+    transfer = f"left-out corpora: {', '.join(parts)}" if parts else ""
+    ravdess = f"RAVDESS folds by actor, 8 emotions: UAR {card.ravdess_uar:.3f}" if card.ravdess_uar else ""
+    return "; ".join(p for p in (transfer, ravdess) if p)
 
 
 def _reading(p) -> str:
@@ -251,10 +264,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     _one_torch_thread()
     models = _load_models(args.models)
     fusion = read_fusion(Path(args.models))
+    voice = _voice(args, models)
     failed = 0
     for path in args.files:
         try:
-            analysis = analyse(load_audio(path), models, fusion)
+            analysis = analyse(load_audio(path), models, fusion, voice)
         except AudioError as err:
             failed += 1
             if args.format == "json":
@@ -267,6 +281,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
         else:
             print(prediction_text(path, analysis), flush=True)
     return EXIT_SOME_FILES_FAILED if failed else EXIT_OK
+
+
+def _voice(args: argparse.Namespace, models) -> dict | None:
+    """The speaker's voice reference from --calibrate-with, or from every FILE with --session."""
+    from ser.audio import load_audio, message_for
+    from ser.inference import voice_reference
+
+    paths = args.calibrate_with or (args.files if args.session else None)
+    if not paths:
+        return None
+    if args.session and len(paths) < MIN_SESSION_FILES:  # a clip minus its own mean is silence
+        raise UserError(f"--session needs at least {MIN_SESSION_FILES} recordings of the speaker")
+    recordings = []
+    for path in paths:
+        try:
+            recordings.append(load_audio(path))
+        except AudioError as err:
+            if args.calibrate_with:  # a reference the user chose must load
+                raise UserError(f"calibration: {message_for(path, err)}") from None
+    return voice_reference(recordings, models)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -360,6 +394,13 @@ def _add_models(commands) -> None:
                               "for the fused verdict; text: readable lines")
     predict.add_argument("--models", default=str(config.MODELS_DIR), metavar="DIR",
                          help="models folder (default: %(default)s)")
+    voice = predict.add_mutually_exclusive_group()
+    voice.add_argument("--calibrate-with", nargs="+", metavar="REF",
+                       help="calibrate to the speaker's voice from these recordings of theirs "
+                            f"(at least {config.MIN_CALIBRATION_SPEECH_S:g} s of speech, any emotion; "
+                            "about 10 s is enough): every FILE must be that speaker")
+    voice.add_argument("--session", action="store_true",
+                       help="every FILE is the same speaker: calibrate to their voice from all of them")
     predict.set_defaults(func=cmd_predict)
 
     listing = commands.add_parser("models", help="list the models with their backbone and measured scores")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
 
 from ser import audio as audio_io
 from ser import config
@@ -122,6 +121,8 @@ def score(y_true, y_pred, actors=None, labels=config.EMOTIONS) -> dict:
     ``y_pred`` holds label indices; -1 means "no prediction": it counts as wrong in
     every figure and appears in no column of the confusion matrix.
     """
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score  # ~0.5 s to import
+
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     index = np.arange(len(labels))
     recalls = recall_score(y_true, y_pred, labels=index, average=None, zero_division=0)

@@ -178,7 +178,9 @@ def train_head(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Trai
     temperature, transfer, fitted_on = 1.0, None, "not calibrated"
     if result is not None and result.corpus_probs is not None:
         emotions = corpus_emotions(data.corpus_ids)
-        temperature = calibration.fit_temperature(result.corpus_probs, data.labels, data.corpora, emotions)
+        # Rounded here so that the head and its card hold the same number.
+        temperature = round(calibration.fit_temperature(result.corpus_probs, data.labels, data.corpora,
+                                                        emotions), 4)
         fitted_on = "leave-one-corpus-out predictions of " + ", ".join(data.corpus_ids)
         transfer = transfer_reports(result.corpus_probs, data, held_out_temperatures(result.corpus_probs, data))
     speaker_fold_report = None
@@ -186,7 +188,7 @@ def train_head(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Trai
         speaker_fold_report = speaker_fold_reports(result.speaker_probs, data, temperature)
     head = fit_ensemble(stats, data.labels, data.allowed, data.corpora, head_cfg, cfg)
     head.temperature.fill_(temperature)
-    return TrainedHead(head, Calibration(round(temperature, 4), config.UNSURE_BELOW, fitted_on),
+    return TrainedHead(head, Calibration(temperature, config.UNSURE_BELOW, fitted_on),
                        speaker_fold_report, transfer, result)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ser import audio as audio_io
-from ser import calibration, config, reports
+from ser import calibration, config, reports, speakers
 from ser.models import EmotionModel
 from ser.reports import FUSED
 
@@ -119,15 +119,31 @@ def fuse(predictions: dict[str, Prediction], fusion: dict | None) -> Prediction 
     return Prediction(dict(zip(labels, fused.tolist())), bool(calibration.unsure(fused.max())))
 
 
-def _prediction(model: EmotionModel, frames: np.ndarray) -> Prediction:
-    probs = model.predict_frames(frames)
-    unsure = calibration.unsure(probs.max(), model.card.calibration.unsure_below)
+def _prediction(model: EmotionModel, frames: np.ndarray, voice: dict | None) -> Prediction:
+    reference = (voice or {}).get(model.id)
+    probs = model.predict_frames(frames, reference)
+    settings = model.card.voice.calibration if reference is not None and model.card.voice else \
+        model.card.calibration
+    unsure = calibration.unsure(probs.max(), settings.unsure_below)
     return Prediction(dict(zip(model.labels, probs.tolist())), bool(unsure))
 
 
-def analyse(audio: np.ndarray, models: list[EmotionModel], fusion: dict | None = None) -> ClipAnalysis:
+def voice_reference(recordings: list[np.ndarray], models: list[EmotionModel]) -> dict[str, np.ndarray]:
+    """Each model's mean clip statistics ``(n_layers, 2 * dim)`` over a speaker's recordings
+    (16 kHz mono), for ``analyse(..., voice=...)``; models without a voice-calibrated head
+    are left out. Raises ``AudioError`` when the recordings hold too little speech."""
+    if not speakers.enough_speech(recordings):
+        raise audio_io.AudioError(f"Calibrating to a voice needs at least "
+                                  f"{config.MIN_CALIBRATION_SPEECH_S:g} s of that voice's speech.")
+    pieces = [p for r in recordings for p in speakers.reference_windows(r)]
+    return {m.id: m.voice_statistics(pieces) for m in models if m.voice_head is not None}
+
+
+def analyse(audio: np.ndarray, models: list[EmotionModel], fusion: dict | None = None,
+            voice: dict[str, np.ndarray] | None = None) -> ClipAnalysis:
     """Analyse 16 kHz mono audio ``(n_samples,)`` with every model; ``fusion`` holds the
-    stacking weights of the fused verdict (``reports.read_fusion``).
+    stacking weights of the fused verdict (``reports.read_fusion``); ``voice``, from
+    ``voice_reference``, makes each model hear the clip relative to its speaker's voice.
 
     Silence (no speech detected) is reported as such and never classified.
     """
@@ -138,16 +154,16 @@ def analyse(audio: np.ndarray, models: list[EmotionModel], fusion: dict | None =
     start, end = audio_io.speech_span(audio, activity=activity)
     offset_s = start / config.SAMPLE_RATE
     frames = {m.id: m.frames(audio[start:end]) for m in models}
-    clip = {m.id: _prediction(m, frames[m.id]) for m in models}
+    clip = {m.id: _prediction(m, frames[m.id], voice) for m in models}
     timeline = []
     if duration_s > config.WINDOW_S:
-        timeline = [_window(audio, w_start, w_end, offset_s, models, frames, fusion)
+        timeline = [_window(audio, w_start, w_end, offset_s, models, frames, fusion, voice)
                     for w_start, w_end in audio_io.windows(len(audio))]
     lead = reports.lead_id([m.card for m in models], fusion)
     return ClipAnalysis(duration_s, True, activity.speech_s, clip, fuse(clip, fusion), timeline, lead)
 
 
-def _window(audio, start, end, offset_s, models, frames, fusion) -> WindowPrediction:
+def _window(audio, start, end, offset_s, models, frames, fusion, voice) -> WindowPrediction:
     start_s, end_s = start / config.SAMPLE_RATE, end / config.SAMPLE_RATE
     if not audio_io.speech_activity(audio[start:end]).has_speech:
         return WindowPrediction(start_s, end_s, False)
@@ -157,7 +173,7 @@ def _window(audio, start, end, offset_s, models, frames, fusion) -> WindowPredic
         lo = max(0, int((start_s - offset_s) * rate))
         hi = min(frames[m.id].shape[1], int(np.ceil((end_s - offset_s) * rate)))
         if hi - lo >= 2:
-            preds[m.id] = _prediction(m, frames[m.id][:, lo:hi])
+            preds[m.id] = _prediction(m, frames[m.id][:, lo:hi], voice)
     return WindowPrediction(start_s, end_s, bool(preds), preds, fuse(preds, fusion))
 
 

@@ -176,8 +176,10 @@ class RollingAnalysis:
     are skipped, so results are never more than one analysis behind.
     """
 
-    def __init__(self, models: list[EmotionModel]):
+    def __init__(self, models: list[EmotionModel], fusion: dict | None = None):
         self._models = models
+        self._fusion = fusion  # the stacking weights of the fused verdict (reports.read_fusion)
+        self.voice: dict | None = None  # the speaker's reference (inference.voice_reference), if any
         self._lock = threading.Lock()
         self._pending: Future | None = None
         self._latest: WindowResult | None = None
@@ -197,7 +199,8 @@ class RollingAnalysis:
             return self._latest
 
     def _analyse(self, window: np.ndarray, end_s: float) -> WindowResult:
-        return WindowResult(end_s, len(window) / SAMPLE_RATE, analyse(window, self._models))
+        return WindowResult(end_s, len(window) / SAMPLE_RATE,
+                            analyse(window, self._models, self._fusion, self.voice))
 
     def reset(self) -> None:
         """Forget results, for a new take; an analysis still running finishes unseen."""

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ser import config, features
+from ser.backbones import REGISTRY
 from ser.inference import ClipAnalysis, Prediction
 
 FONT_SIZE = 18  # px; readable from the back of a room
@@ -24,8 +25,7 @@ TEXT_COLOUR = "#1f2933"
 GRID_COLOUR = "#e4e7eb"
 NO_SPEECH_COLOUR = "#eceff1"
 # Models are told apart by colour where emotions sit on an axis (recall, per-actor charts).
-MODEL_COLOURS = {"mfcc": "#607d8b", "wav2vec2": "#00897b", "wakehubert": "#3949ab",
-                 "whisper": "#d81b60", "fused": "#212121"}
+MODEL_COLOURS = {kind: entry.colour for kind, entry in REGISTRY.items()} | {"fused": "#212121"}
 FALLBACK_COLOURS = ("#6d4c41", "#f4511e", "#5e35b1", "#00acc1")
 # Magma with pure black at the bottom: Streamlit's chart frontend swaps the placeholder
 # colours #000001..#000009 for theme colours, and Magma starts at #000004 (silence turned violet).

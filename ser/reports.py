@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ser import config
 from ser.cards import ModelCard
 from ser.corpora import CORPORA, citations
+
+if TYPE_CHECKING:  # tables only: predicting a clip reads fusion.json and needs no pandas
+    import pandas as pd
 
 CV_PREDICTIONS_FILE = "cv_predictions.csv"
 FUSION_FILE = "fusion.json"
@@ -54,6 +56,8 @@ def lead_id(cards: list[ModelCard], fusion: dict | None) -> str:
 def transfer_table(cards: list[ModelCard], fusion: dict | None = None) -> pd.DataFrame:
     """One row per (model, left-out corpus): UAR, neutral recall, calibration error, the share
     of readings marked unsure and the accuracy of the others (fractions 0..1)."""
+    import pandas as pd
+
     entries = [(c.name, c.transfer) for c in cards if c.transfer]
     if fusion:
         entries.append(("Fused verdict", fusion["transfer"]))
@@ -71,6 +75,8 @@ def speaker_fold_table(cards: list[ModelCard]) -> pd.DataFrame:
     """One row per model: UAR per corpus with folds by speaker inside every corpus (empty for a
     model that was not cross-validated). RAVDESS is scored on its 8 emotions; ASED also on its
     two common sentences alone, whose words do not give the emotion away."""
+    import pandas as pd
+
     rows = []
     for card in cards:
         row = {"model": card.name}
@@ -84,6 +90,8 @@ def speaker_fold_table(cards: list[ModelCard]) -> pd.DataFrame:
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     """A pipe table of ``frame``; numbers to ``digits`` decimals, missing values as a dash."""
+    import pandas as pd
+
     def cell(value) -> str:
         if value is None or (isinstance(value, float) and pd.isna(value)):
             return "–"

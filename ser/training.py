@@ -72,7 +72,7 @@ def fit_head(stats, labels, allowed, weights, head_config: HeadConfig, cfg: Trai
     # identity while it trains, and take the moments after): a step on Whisper-base
     # statistics is bound by memory traffic, not arithmetic.
     x = (torch.as_tensor(np.asarray(stats, np.float32)) - mean) / std
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    y = torch.tensor(np.asarray(labels), dtype=torch.long)
     mask = torch.as_tensor(np.asarray(allowed, bool))
     w = torch.as_tensor(np.asarray(weights, np.float32))
     optimiser = torch.optim.AdamW(head.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)

@@ -1,4 +1,4 @@
-"""Shared fixtures: the RAVDESS folder named by $SER_DATA_DIR, and audio to analyse.
+"""Shared fixtures: the data folders named by $SER_DATA_DIR and $SER_CORPORA_DIR, and audio.
 
 Without the folder the full-data tests skip; with $SER_REQUIRE_DATA=1 (as CI sets) a
 missing folder fails them instead, so CI can never pass by skipping.
@@ -15,17 +15,28 @@ from ser import config as ser_config
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".webm")
 
 
-@pytest.fixture(scope="session")
-def ravdess_dir():
-    """The RAVDESS folder (``pathlib.Path``) from $SER_DATA_DIR."""
-    path = ser_config.data_dir()
+def _required_folder(path, reason: str):
     if path is None:
-        reason = (f"${ser_config.DATA_DIR_ENV} is unset or not a folder: set it to a RAVDESS folder "
-                  "(e.g. ravdess-16k) to run the full-data tests")
         if os.environ.get("SER_REQUIRE_DATA") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
     return path
+
+
+@pytest.fixture(scope="session")
+def ravdess_dir():
+    """The RAVDESS folder (``pathlib.Path``) from $SER_DATA_DIR."""
+    return _required_folder(ser_config.data_dir(),
+                            f"${ser_config.DATA_DIR_ENV} is unset or not a folder: set it to a RAVDESS "
+                            "folder (e.g. ravdess-16k) to run the full-data tests")
+
+
+@pytest.fixture(scope="session")
+def corpora_dir():
+    """The folder of corpora (``pathlib.Path``) from $SER_CORPORA_DIR."""
+    return _required_folder(ser_config.corpora_dir(),
+                            f"${ser_config.CORPORA_DIR_ENV} is unset or not a folder: set it to the folder "
+                            "holding ravdess-16k, ased-16k and emovo-16k to run the multi-corpus tests")
 
 
 def speech_like(duration_s: float, seed: int = 0, f0_hz: float = 150.0) -> np.ndarray:

@@ -5,15 +5,17 @@ test process (``st.cache_resource``), so only the first analysis pays for them.
 """
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import ser.experiment
+import ser.cards
 import ser.models
 from ser import config
+from ser.cards import read_cards
 from ser.audio import to_wav_bytes
 from ui.analysis import KEPT_RESULTS
 from ui.resources import FUSED_NAME, short_name
@@ -34,7 +36,7 @@ def chart_titles(at: AppTest) -> list[str]:
 
 
 def model_names() -> list[str]:
-    return [short_name(card) for card in ser.models.read_cards()]
+    return [short_name(card) for card in read_cards()]
 
 
 def verdicts(at: AppTest) -> list[str]:
@@ -117,41 +119,38 @@ def test_example_button_analyses_the_example_and_says_the_models_know_the_speake
     assert len(marks) == 1 and "acted neutral" in marks[0]
 
 
-def test_compare_page_has_a_row_per_model_and_explains_the_numbers():
+def test_compare_page_leads_with_the_transfer_table_and_explains_the_numbers():
     at = run_page("compare.py")
-    table = at.dataframe[0].value
-    # Every model, then the fused reading cross-validated from their out-of-fold predictions.
-    assert list(table["Model"]) == model_names() + [FUSED_NAME]
-    assert "Tested" not in table  # every model was tested the same way: the glossary says how, once
+    transfer, speaker_folds = at.dataframe[0].value, at.dataframe[1].value
+    # Every model, then the fused reading, once per left-out corpus.
+    assert list(dict.fromkeys(transfer["Model"])) == model_names() + [FUSED_NAME]
+    assert set(transfer["Tested on"]) == {"RAVDESS (English)", "ASED (Amharic)", "EMOVO (Italian)"}
+    assert transfer["UAR"].between(0, 100).all()  # in percent
+    assert list(speaker_folds["Model"]) == model_names()
     assert any(e.label == "What the numbers mean" for e in at.expander)
     glossary = "\n".join(m.value for m in at.markdown)
-    assert "unweighted average recall" in glossary and "12.5 %" in glossary
+    assert "unweighted average recall" in glossary and "Calibration error" in glossary
     assert "distilled from HuBERT-base" in glossary
     for jargon in ("attentive CNN head", "layer(s)", "installs offline", config.DATA_DIR_ENV):
         assert jargon not in glossary
+    assert len(chart_titles(at)) == len(model_names()) + 2  # a confusion matrix each, recall, per-actor
 
 
-def test_compare_page_plots_cross_validated_cards(monkeypatch):
-    labels = list(config.EMOTIONS)
-    report = {"n": 80, "accuracy": 0.5, "uar": 0.5, "macro_f1": 0.45, "labels": labels,
-              "per_class_recall": {e: 0.5 for e in labels},
-              "per_actor_accuracy": {"01": 0.4, "02": 0.6},
-              "confusion": (np.eye(8, dtype=int) * 5 + 5).tolist(), "folds": "5 folds by actor"}
-    cards = [{**card, "cv": report if i == 0 else None} for i, card in enumerate(ser.models.read_cards())]
-    monkeypatch.setattr(ser.models, "read_cards", lambda: cards)
-    monkeypatch.setattr(ser.experiment, "fused_cv", lambda: None)
+def test_compare_page_without_cross_validation_says_so(monkeypatch):
+    cards = [replace(card, speaker_folds=None, transfer=None) if i else card
+             for i, card in enumerate(read_cards())]
+    monkeypatch.setattr(ser.cards, "read_cards", lambda: cards)
     at = run_page("compare.py")
-    table = at.dataframe[0].value
-    assert table["Accuracy"].iloc[0] == 50  # in percent
-    assert (table["Tested"] == "not cross-validated").sum() == len(cards) - 1
+    assert len(at.dataframe[0].value) == 3 + 3  # the first model's and the fused reading's rows
+    assert any("not cross-validated" in info.value for info in at.info)
     assert len(chart_titles(at)) == 3  # one confusion matrix, per-class recall, per-actor
 
 
-def test_about_page_cites_ravdess():
+def test_about_page_cites_every_corpus():
     at = run_page("about.py")
     text = "\n".join(m.value for m in at.markdown)
     assert "Livingstone SR, Russo FA (2018)" in text and "e0196391" in text
-    assert "CC BY-NC-SA 4.0" in text
+    assert "CC BY-NC-SA 4.0" in text and "10.1145/3529759" in text and "EMOVO Corpus" in text
 
 
 def test_dataset_page_without_data_browses_the_examples(monkeypatch):

@@ -23,7 +23,7 @@ import soundfile as sf
 import soxr
 
 from ser import config
-from ser.models import read_cards
+from ser.cards import read_cards
 from ui.resources import FUSED_NAME, short_name
 
 CHROMIUM = Path("/usr/bin/chromium")

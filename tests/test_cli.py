@@ -4,6 +4,7 @@ Most run in-process through ``main`` (the backbones then load once per test sess
 start-up cost is checked in a subprocess.
 """
 
+import functools
 import json
 import os
 import subprocess
@@ -13,9 +14,10 @@ import time
 import pytest
 import soundfile as sf
 
-from ser import config
+from ser import config, experiment
+from ser.cards import model_folders, read_card
 from ser.cli import main
-from ser.models import model_folders
+from ser.training import TrainConfig
 
 SR = config.SAMPLE_RATE
 SHIPPED_IDS = [p.name for p in model_folders(config.MODELS_DIR)]
@@ -30,25 +32,30 @@ def json_lines(text: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def tiny_ravdess(tmp_path_factory, make_speech):
-    """A RAVDESS-named folder of 10 synthetic 1.5 s clips: actors 01-05 (one per CV fold),
-    two emotions each, and one silent clip (actor 01) that the models must not classify."""
-    root = tmp_path_factory.mktemp("ravdess")
-    for actor in range(1, 6):
-        folder = root / f"Actor_{actor:02d}"
-        folder.mkdir()
-        for k, emotion in enumerate((actor % 8 + 1, (actor + 3) % 8 + 1)):
-            name = f"03-01-{emotion:02d}-01-01-01-{actor:02d}.wav"
-            sf.write(folder / name, make_speech(1.5, seed=actor * 10 + k, f0_hz=100.0 + 30 * emotion), SR)
-    silent = root / "Actor_01" / "03-01-03-01-02-02-01.wav"
-    sf.write(silent, make_speech(1.5) * 0.0, SR)
+def tiny_corpora(tmp_path_factory, make_speech):
+    """Two tiny corpora of 1.5 s synthetic clips, named as released: RAVDESS actors 01-05 and
+    EMOVO speakers f1-f3, m1-m2 (one per fold by speaker), two emotions each, plus one
+    silent RAVDESS clip that the models must not classify."""
+    root = tmp_path_factory.mktemp("corpora")
+    emovo_codes = ("neu", "gio", "tri", "rab", "pau", "dis", "sor")
+    for k in range(1, 6):
+        actor, speaker = root / "ravdess-16k" / f"Actor_{k:02d}", root / "emovo-16k" / f"emovo_{'fffmm'[k - 1]}{(k - 1) % 3 + 1}"
+        actor.mkdir(parents=True)
+        speaker.mkdir(parents=True, exist_ok=True)
+        for j, emotion in enumerate((k % 8 + 1, (k + 3) % 8 + 1)):
+            sf.write(actor / f"03-01-{emotion:02d}-01-01-01-{k:02d}.wav",
+                     make_speech(1.5, seed=k * 10 + j, f0_hz=100.0 + 30 * emotion), SR)
+            code = emovo_codes[(k + j) % 7]
+            sf.write(speaker / f"{code}-{speaker.name[-2:]}-b{j + 1}.wav",
+                     make_speech(1.5, seed=k * 100 + j, f0_hz=120.0 + 20 * k), SR)
+    sf.write(root / "ravdess-16k" / "Actor_01" / "03-01-03-01-02-02-01.wav", make_speech(1.5) * 0.0, SR)
     return root
 
 
 @pytest.fixture
 def tiny_recipe(monkeypatch, tmp_path):
-    """A seconds-long MFCC recipe and a private feature cache, for train and cv."""
-    monkeypatch.setitem(config.RECIPES["mfcc"], "train", {"epochs": 2, "n_members": 1})
+    """A seconds-long recipe and a private feature cache, for train and cv."""
+    monkeypatch.setattr(experiment, "TrainConfig", functools.partial(TrainConfig, epochs=2, n_members=1))
     monkeypatch.setattr(config, "CACHE_DIR", tmp_path / "cache")
 
 
@@ -83,7 +90,26 @@ def test_predict_json(example_clip, capsys):
     for prediction in [*line["models"].values(), line["fused"]]:
         assert prediction["label"] in config.EMOTIONS
         assert sum(prediction["probs"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert prediction["unsure"] == (prediction["confidence"] < config.UNSURE_BELOW)
+    assert line["lead"] in [*SHIPPED_IDS, "fused"]
     assert "timeline" in line
+
+
+def test_predict_calibrated_to_a_voice_differs_and_needs_enough_of_it(example_clip, tmp_path, capsys):
+    clips = sorted(config.EXAMPLES_DIR.glob("*.flac"))
+    assert main(["predict", *map(str, clips)]) == 0
+    plain = json_lines(capsys.readouterr().out)
+    assert main(["predict", "--session", *map(str, clips)]) == 0
+    session = json_lines(capsys.readouterr().out)
+    assert [line["path"] for line in session] == [line["path"] for line in plain]
+    assert any(a["models"][k]["probs"] != b["models"][k]["probs"]
+               for a, b in zip(plain, session) for k in SHIPPED_IDS)
+    short = tmp_path / "short.wav"
+    sf.write(short, [0.0] * SR, SR)
+    assert main(["predict", str(example_clip), "--calibrate-with", str(short)]) == 2
+    assert "needs at least 3 s" in capsys.readouterr().err
+    assert main(["predict", "--session", str(example_clip)]) == 2
+    assert "--session needs at least 3 recordings" in capsys.readouterr().err
 
 
 def test_predict_goes_on_after_a_bad_file(example_clip, tmp_path, capsys):
@@ -105,7 +131,7 @@ def test_predict_text_reports_a_bad_file_on_stderr(example_clip, tmp_path, capsy
     assert main(["predict", "--format", "text", str(bad), str(example_clip)]) == 1
     out, err = capsys.readouterr()
     assert err.strip() == f"error: {bad}: The audio is 0.10 s long; at least 0.5 s is needed."
-    assert out.startswith(str(example_clip)) and "fused:" in out
+    assert out.startswith(str(example_clip)) and "fused" in out
     for model_id in SHIPPED_IDS:
         assert model_id in out
 
@@ -125,36 +151,35 @@ def test_predict_with_a_broken_model_is_a_user_error(example_clip, tmp_path, cap
 
 
 # --- models ---------------------------------------------------------------------------------
-def test_models_lists_backbone_source_and_cv(capsys):
+def test_models_lists_backbone_source_and_measured_figures(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     for folder in model_folders(config.MODELS_DIR):
-        card = json.loads((folder / "card.json").read_text())
-        assert f"{card['id']}: {card['name']}" in out
-        assert card["backbone"]["name"] in out and card["backbone"]["source"] in out
-        cv = card.get("cv")
-        assert (f"accuracy {cv['accuracy']:.3f}, UAR {cv['uar']:.3f}" if cv else "not cross-validated") in out
+        card = read_card(folder)
+        assert f"{card.id}: {card.name}" in out
+        assert card.backbone.name in out and card.backbone.source in out
+        for report in card.transfer.values():
+            assert f"UAR {report['uar']:.3f}" in out
+        assert f"RAVDESS folds by actor, 8 emotions: UAR {card.ravdess_uar:.3f}" in out
 
 
 # --- evaluate -------------------------------------------------------------------------------
-def test_evaluate_json(tiny_ravdess, capsys):
-    assert main(["evaluate", "--data", str(tiny_ravdess), "--models", str(config.MODELS_DIR), "--json"]) == 0
+def test_evaluate_json_scores_each_corpus_and_the_silent_clip_as_wrong(tiny_corpora, capsys):
+    assert main(["evaluate", "--data", str(tiny_corpora), "--json"]) == 0
     reports = json.loads(capsys.readouterr().out)
-    assert list(reports) == [*SHIPPED_IDS, "fused"]
-    for report in reports.values():
-        assert report["n"] == 11
-        assert report["no_speech"] == 1 and report["unreadable"] == 0
-        assert list(report["unscored"].values()) == ["no speech detected"]
-        assert report["accuracy"] <= 10 / 11  # the silent clip is scored as wrong
-        assert sum(map(sum, report["confusion"])) == 10  # and appears in no column
-        assert set(report["per_actor_accuracy"]) == {"01", "02", "03", "04", "05"}
-        assert set(report) >= {"uar", "macro_f1", "per_class_recall"}
+    assert list(reports) == [*SHIPPED_IDS, "fused", "unscored", "data_sha256"]
+    assert [os.path.basename(p) for p in reports["unscored"]] == ["03-01-03-01-02-02-01.wav"]
+    for model_id in [*SHIPPED_IDS, "fused"]:
+        assert set(reports[model_id]) == {"emovo", "ravdess"}
+        assert reports[model_id]["ravdess"]["n"] == 11 and reports[model_id]["emovo"]["n"] == 10
+        assert reports[model_id]["ravdess"]["accuracy"] <= 10 / 11  # the silent clip is wrong
+        assert 0.0 <= reports[model_id]["emovo"]["unsure_share"] <= 1.0
 
 
-def test_evaluate_markdown(tiny_ravdess, capsys):
-    assert main(["evaluate", "--data", str(tiny_ravdess), "--models", str(config.MODELS_DIR)]) == 0
+def test_evaluate_text(tiny_corpora, capsys):
+    assert main(["evaluate", "--data", str(tiny_corpora)]) == 0
     out = capsys.readouterr().out
-    assert "| model | clips | accuracy | UAR | macro-F1 |" in out and "| fused | 11 |" in out
+    assert "RAVDESS (English):" in out and "EMOVO (Italian):" in out and "calibration error" in out
     assert "1 clips with no speech detected" in out and "03-01-03-01-02-02-01.wav: no speech detected" in out
 
 
@@ -164,50 +189,52 @@ def test_evaluate_missing_folder_is_a_user_error(tmp_path, capsys):
 
 
 # --- cv and train ---------------------------------------------------------------------------
-def test_cv_prints_and_writes_reports(tiny_ravdess, tiny_recipe, tmp_path, capsys):
-    out_json, out_md = tmp_path / "cv.json", tmp_path / "cv.md"
-    args = ["cv", "--data", str(tiny_ravdess), "--model", "mfcc",
-            "--json", str(out_json), "--markdown", str(out_md)]
+def test_cv_prints_and_writes_the_transfer_tables(tiny_corpora, tiny_recipe, tmp_path, capsys):
+    out_md = tmp_path / "cv.md"
+    args = ["cv", "--data", str(tiny_corpora), "--model", "mfcc", "--model", "wakehubert",
+            "--markdown", str(out_md)]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    report = json.loads(out_json.read_text())
-    assert report["n"] == 11 and set(report["per_actor_accuracy"]) == {"01", "02", "03", "04", "05"}
-    assert len(report["confusion"]) == len(config.EMOTIONS)
     markdown = out_md.read_text()
     assert markdown.strip() == printed.strip()
-    for section in ("| mfcc | 11 |", "Per-class recall", "Per-actor accuracy", "Confusion matrix of mfcc"):
-        assert section in markdown
+    for row in ("| MFCC features | EMOVO (Italian) |", "| MFCC features | RAVDESS (English) |",
+                "| Fused verdict | EMOVO (Italian) |", "Folds by speaker inside every corpus",
+                "Costantini", "Livingstone"):
+        assert row in markdown
 
 
-def test_train_writes_a_model_the_other_commands_use(tiny_ravdess, tiny_recipe, tmp_path, example_clip,
+def test_train_writes_a_model_the_other_commands_use(tiny_corpora, tiny_recipe, tmp_path, example_clip,
                                                       capsys):
     models_dir = tmp_path / "models"
-    assert main(["train", "--data", str(tiny_ravdess), "--model", "mfcc", "--models-dir", str(models_dir),
+    assert main(["train", "--data", str(tiny_corpora), "--model", "mfcc", "--models-dir", str(models_dir),
                  "--no-cv"]) == 0
     out = capsys.readouterr().out
-    assert f"wrote {models_dir / 'mfcc'}" in out and "cross-validation: not cross-validated" in out
+    assert f"wrote {models_dir / 'mfcc'}: not cross-validated" in out
 
     assert main(["models", "--models", str(models_dir)]) == 0
     assert "not cross-validated" in capsys.readouterr().out
     assert main(["predict", "--models", str(models_dir), str(example_clip)]) == 0
     (line,) = json_lines(capsys.readouterr().out)
-    assert list(line["models"]) == ["mfcc"]
+    assert list(line["models"]) == ["mfcc"] and line["lead"] == "mfcc"
 
 
-def test_train_with_cv_prints_the_headline(tiny_ravdess, tiny_recipe, tmp_path, capsys):
-    assert main(["train", "--data", str(tiny_ravdess), "--model", "mfcc", "--models-dir", str(tmp_path)]) == 0
-    card = json.loads((tmp_path / "mfcc" / "card.json").read_text())
-    assert f"cross-validation: accuracy {card['cv']['accuracy']:.3f}" in capsys.readouterr().out
+def test_train_with_cv_calibrates_on_the_left_out_corpora(tiny_corpora, tiny_recipe, tmp_path, capsys):
+    assert main(["train", "--data", str(tiny_corpora), "--model", "mfcc", "--models-dir", str(tmp_path)]) == 0
+    card = read_card(tmp_path / "mfcc")
+    assert card.calibration.fitted_on == "leave-one-corpus-out predictions of emovo, ravdess"
+    assert set(card.transfer) == {"emovo", "ravdess"} and card.voice.transfer is not None
+    assert card.speaker_folds["ravdess_8_class"]["n"] == 11
+    assert f"RAVDESS (English) UAR {card.transfer['ravdess']['uar']:.3f}" in capsys.readouterr().out
 
 
-def test_backbone_choice_only_for_wav2vec2(tiny_ravdess, capsys):
-    assert main(["cv", "--data", str(tiny_ravdess), "--model", "mfcc", "--backbone", "x"]) == 2
-    assert "--backbone chooses weights only for wav2vec2" in capsys.readouterr().err
+def test_backbone_choice_only_for_wav2vec2(tiny_corpora, capsys):
+    assert main(["cv", "--data", str(tiny_corpora), "--model", "mfcc", "--backbone", "x"]) == 2
+    assert "--backbone chooses weights only for wav2vec2, not mfcc" in capsys.readouterr().err
 
 
-def test_folder_without_ravdess_clips_is_a_user_error(tmp_path, capsys):
+def test_folder_without_a_corpus_is_a_user_error(tmp_path, capsys):
     assert main(["cv", "--data", str(tmp_path), "--model", "mfcc"]) == 2
-    assert "no RAVDESS speech clips" in capsys.readouterr().err
+    assert "no known corpus found" in capsys.readouterr().err
 
 
 # --- the full data ----------------------------------------------------------------------------
@@ -232,8 +259,8 @@ def test_evaluate_on_real_clips_is_well_above_chance(ravdess_dir, tmp_path, caps
                 n_clips += 1
     assert main(["evaluate", "--data", str(subset), "--json"]) == 0
     reports = json.loads(capsys.readouterr().out)
-    assert list(reports) == [*SHIPPED_IDS, "fused"]
-    for model_id, report in reports.items():
+    for model_id in [*SHIPPED_IDS, "fused"]:
+        report = reports[model_id]["ravdess"]
         print(f"{model_id}: accuracy {report['accuracy']:.3f}, UAR {report['uar']:.3f}")
         assert report["n"] == n_clips == 30 * len(EVALUATE_ACTORS)
         assert report["accuracy"] > EVALUATE_MIN_ACCURACY, model_id

@@ -78,3 +78,29 @@ def test_a_folder_with_no_known_corpus_is_refused(tmp_path):
         index_corpora(tmp_path)
     with pytest.raises(NotADirectoryError):
         index_corpora(tmp_path / "missing")
+
+
+@pytest.mark.needs_data
+def test_the_three_corpora_as_documented(corpora_dir):
+    index = index_corpora(corpora_dir)
+    clips = index.clips
+    assert index.problems == []
+    counts = clips.groupby("corpus").agg(n=("path", "size"), speakers=("speaker", "nunique"))
+    assert counts.to_dict("index") == {"ased": {"n": 2470, "speakers": 65}, "emovo": {"n": 588, "speakers": 6},
+                                       "ravdess": {"n": 1200, "speakers": 20}}
+    for corpus_id, rows in clips.groupby("corpus"):
+        assert set(rows["emotion"]) == set(CORPORA[corpus_id].emotions)
+    ased = clips[clips["corpus"] == "ased"]
+    assert ased["emotion"].value_counts().to_dict() == {"neutral": 521, "fearful": 510, "happy": 485,
+                                                        "angry": 485, "sad": 469}
+    # Labels from names agree with the corpus's own labels.csv.
+    import pandas as pd
+
+    for corpus_id, folder in (("ased", "ased-16k"), ("emovo", "emovo-16k")):
+        labels = pd.read_csv(corpora_dir / folder / "labels.csv")
+        ours = clips[clips["corpus"] == corpus_id].assign(
+            rel=lambda d: d["path"].map(lambda p: str(Path(p).relative_to(corpora_dir / folder))))
+        merged = ours.merge(labels, left_on="rel", right_on="path")
+        assert len(merged) == len(ours)
+        assert (merged["emotion_x"] == merged["emotion_y"]).all()
+        assert (merged["speaker_x"] == merged["speaker_y"]).all()

@@ -156,9 +156,11 @@ def test_cli_index_prints_counts_problems_and_writes_csv(small_tree, tmp_path, c
     out_csv = tmp_path / "index.csv"
     assert main(["data", "index", str(small_tree), "--csv", str(out_csv)]) == 0
     out = capsys.readouterr().out
-    assert "5 clips, 2 actors (1 male, 1 female), 4 problems" in out
-    assert "Actor_02/take 3.WAV: expected 7" in out
-    assert len(out_csv.read_text().splitlines()) == 1 + 5
+    # The corpus index keeps audio-only speech: the song is listed among the problems.
+    assert "4 clips, 2 speakers, 1 corpora, 4 problems" in out
+    assert "RAVDESS (English): 4 clips, 2 speakers (1 male, 1 female)" in out
+    assert "Actor_02/take 3.WAV: expected 7" in out and "not an audio-only speech clip" in out
+    assert len(out_csv.read_text().splitlines()) == 1 + 4
 
 
 def test_cli_index_missing_folder_is_one_line_error(tmp_path, capsys):

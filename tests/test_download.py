@@ -204,7 +204,7 @@ def test_cli_download_end_to_end(server, tmp_path, capsys):
     dest = tmp_path / "ravdess"
     assert main(["data", "download", str(dest), "--url", url, "--md5", PAYLOAD_MD5.upper()]) == 0
     out = capsys.readouterr().out
-    assert "3 clips, 2 actors (1 male, 1 female), 0 problems" in out
+    assert "3 clips, 2 speakers, 1 corpora, 0 problems" in out and "2 speakers (1 male, 1 female)" in out
     assert _extracted(dest) == CLIPS
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ser import config
+from ser.cards import BackboneInfo, ModelCard
 from ser.live import LiveRecording, RollingAnalysis
 from ser.heads import HeadConfig, HeadEnsemble
 from ser.models import EmotionModel
@@ -148,7 +149,10 @@ def tiny_model() -> EmotionModel:
         frame_rate_hz=100,
         layers=lambda audio: rng.standard_normal((1, max(4, len(audio) // 160), 4)).astype(np.float32))
     head = HeadEnsemble(HeadConfig(n_layers=1, dim=4, n_classes=len(config.EMOTIONS)), 1).eval()
-    return EmotionModel("tiny", {"labels": list(config.EMOTIONS), "name": "Tiny"}, head, backbone)
+    card = ModelCard(id="tiny", name="Tiny", labels=list(config.EMOTIONS),
+                     backbone=BackboneInfo("stand-in", "random", "Tiny", "none", 1, 4, 100.0),
+                     head={}, training={})
+    return EmotionModel(card, head, backbone)
 
 
 def wait_for_result(rolling, window, end_s):

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from ser import config
 from ser.audio import to_wav_bytes
-from ser.models import read_cards
+from ser.cards import read_cards
 from ui.resources import FUSED_NAME, short_name
 
 PAGE = Path(__file__).resolve().parent.parent / "pages" / "live.py"

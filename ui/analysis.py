@@ -20,7 +20,8 @@ from ser.audio import AudioError, load_audio, to_wav_bytes
 from ser.inference import FUSED, ClipAnalysis, Prediction, analyse
 from ser.models import EmotionModel
 from ui.charts import show_figure
-from ui.resources import model_names, require_models
+from ui.resources import get_fusion, model_names, require_models
+from ui.voice import current_voice
 from ui.text import plain
 
 UPLOAD_FORMATS = "wav, flac, mp3, ogg, m4a, webm"
@@ -60,9 +61,10 @@ def _decoded(data: bytes) -> np.ndarray:
 
 
 @st.cache_data(max_entries=CACHED_CLIPS, show_spinner=False)
-def _analysis(digest: str, _audio: np.ndarray, _models: list[EmotionModel]) -> ClipAnalysis:
-    # Keyed by ``digest`` alone: the models are fixed for the life of the process.
-    return analyse(_audio, _models)
+def _analysis(digest: str, voice_digest: str | None, _audio: np.ndarray, _models: list[EmotionModel],
+              _voice: dict | None) -> ClipAnalysis:
+    # Keyed by the digests alone: the models are fixed for the life of the process.
+    return analyse(_audio, _models, get_fusion(), _voice)
 
 
 @st.cache_data(max_entries=CACHED_CLIPS, show_spinner=False)
@@ -95,8 +97,9 @@ def show_kept(state_key: str) -> None:
                 show_clip(clip, key=f"clip-{clip.id}")
 
 
-def show_clip(clip: Clip, key: str) -> None:
-    """One clip: its name (as typed, never as markdown), its note, and its analysis or error."""
+def show_clip(clip: Clip, key: str, own_voice: bool = False) -> None:
+    """One clip: its name (as typed, never as markdown), its note, and its analysis or error
+    (``own_voice``: see ``render_analysis``)."""
     if clip.error:
         st.error(clip.error)
         return
@@ -104,7 +107,7 @@ def show_clip(clip: Clip, key: str) -> None:
     if clip.note:
         st.caption(clip.note)
     mark = st.empty()  # filled once the analysis says whether the models got it right
-    analysis = render_analysis(clip.audio, clip.name, key=key)
+    analysis = render_analysis(clip.audio, clip.name, key=key, own_voice=own_voice)
     if clip.label and analysis.speech:
         text = known_label_text(analysis, clip.label, model_names(require_models()))
         if analysis.lead_prediction.label == clip.label:
@@ -220,18 +223,20 @@ def _downloads(analysis: ClipAnalysis, name: str, key: str) -> None:
                            icon=":material/download:")
 
 
-def render_analysis(audio: np.ndarray, name: str, key: str) -> ClipAnalysis:
+def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = False) -> ClipAnalysis:
     """Analyse 16 kHz mono float32 ``audio`` ``(n_samples,)`` with every model and lay
     out the results: verdicts, playback, probabilities, timeline, signal, downloads.
 
     ``name`` labels the downloads; ``key`` must be unique on the page (it prefixes
     the widgets' keys). The analysis and the signal figure are cached by a hash of
-    the audio, so reruns do not recompute them. Returns the analysis.
+    the audio, so reruns do not recompute them. ``own_voice``: the clip is the visitor's
+    own voice, so a calibration to it (``ui.voice``) applies. Returns the analysis.
     """
     models = require_models()
     digest = audio_digest(audio)
+    voice_digest, voice = (current_voice() if own_voice else None) or (None, None)
     with st.spinner("Analysing…"):
-        analysis = _analysis(digest, audio, models)
+        analysis = _analysis(digest, voice_digest, audio, models, voice)
         signal = _signal_figure(digest, audio)
     names = model_names(models)
     if analysis.speech:

@@ -6,23 +6,15 @@ from __future__ import annotations
 import streamlit as st
 
 from ser import config
+from ser.backbones import REGISTRY
+from ser.cards import ModelCard
 from ser.dataset import DatasetIndex, index_dataset
 from ser.inference import FUSED, warm_up
 from ser.models import EmotionModel, load_models
+from ser.reports import read_fusion
 
 DATASET_INDEX_TTL_S = 300  # re-scan a data folder after this, so added files show up
-# Names short enough for a card or a chart title on a projector (the cards' own names
-# carry the head's description, which means nothing to an audience).
-SHORT_NAMES = {"mfcc": "MFCC", "wakehubert": "WakeHuBERT", "wav2vec2": "Wav2Vec2", "whisper": "Whisper"}
 FUSED_NAME = "All models"
-# What each kind of model listens to, in the audience's words.
-LISTENS_TO = {
-    "mfcc": "the shape of the sound's spectrum, measured by fixed formulas",
-    "wakehubert": "sound patterns picked out by a tiny network that imitates HuBERT, a large network "
-                  "that taught itself from unlabelled speech",
-    "wav2vec2": "sound patterns picked out by a network that taught itself from unlabelled speech",
-    "whisper": "the voice as heard by the listening half of Whisper, a speech-to-text model",
-}
 
 
 @st.cache_resource(show_spinner="Loading the emotion models (once per server)…")
@@ -48,9 +40,22 @@ def require_models() -> list[EmotionModel]:
     return models
 
 
-def short_name(card: dict) -> str:
-    """A model's name for cards and chart titles, e.g. "Whisper"."""
-    return SHORT_NAMES.get(card["backbone"]["kind"], card["name"].split(" + ")[0])
+@st.cache_resource(show_spinner=False)
+def get_fusion() -> dict | None:
+    """The fused verdict's stacking weights and transfer figures (``models/fusion.json``)."""
+    return read_fusion()
+
+
+def short_name(card: ModelCard) -> str:
+    """A model's name for cards and chart titles, e.g. "Whisper base" (the registry's)."""
+    entry = REGISTRY.get(card.backbone.kind)
+    return entry.short_name if entry else card.name
+
+
+def listens_to(card: ModelCard) -> str:
+    """What the model hears, in the audience's words (the registry's)."""
+    entry = REGISTRY.get(card.backbone.kind)
+    return entry.listens_to if entry else card.backbone.name
 
 
 def model_names(models: list[EmotionModel]) -> dict[str, str]:

@@ -1,48 +1,61 @@
-"""The models' cross-validated scores as the audience reads them."""
+"""The models' measured scores as the audience reads them."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from ser.evaluation import NOT_CROSS_VALIDATED, scores_table
-from ser.inference import FUSED
+from ser.cards import ModelCard
+from ser.reports import speaker_fold_table, transfer_table
 
-SCORE_COLUMNS = {"accuracy": "Accuracy", "UAR": "UAR", "macro-F1": "Macro-F1"}  # scores_table's -> shown
+PERCENT_COLUMNS = ("UAR", "neutral recall", "calibration error", "unsure", "accuracy when sure")
 GLOSSARY = """
-- **Tested on new voices** (cross-validation by speaker: {folds}). The actors are split into
-  groups; each group in turn is left out of training and tested, so every score comes from
-  voices the model never heard.
-- **Accuracy**: the share of clips whose emotion the model names correctly.
-- **UAR** (unweighted average recall): the share named correctly *for each emotion*, averaged
-  over the 8 emotions, so that rarer emotions (neutral has half as many clips) count as much
-  as the others.
-- **Macro-F1**: like UAR, but it also penalises naming an emotion where it is absent.
-- **Chance level** is 12.5 %: guessing one of 8 emotions at random.
+- **A corpus it never heard**: each model is trained on two of the three corpora (English,
+  Amharic, Italian) and tested on the third: other speakers, another language, another room.
+  That is the closest the studio can measure to a new person's voice.
+- **UAR** (unweighted average recall): the share of clips named correctly *for each emotion*,
+  averaged over the emotions the corpus has, so every emotion counts the same. Guessing at
+  random scores 1 in the number of emotions (14–20 %). Where a corpus has no "calm",
+  a model's "calm" counts as "neutral".
+- **Neutral recall**: the share of calm, neutral speech the model calls neutral.
+- **Calibration error**: how far the confidence shown is from how often the model is right
+  (0 % = "70 % sure" is right 70 % of the time).
+- **Unsure**: the share of readings whose calibrated confidence is under 50 %, shown as a
+  question ("angry or sad?"); **accuracy when sure** is how often the other readings are right.
+- **New speakers of a known corpus**: each corpus's speakers are split into five groups; each
+  group in turn is left out of training and tested. RAVDESS is scored on its 8 emotions.
 """
 
 
-def scores_frame(cards: list[dict], names: dict[str, str], fused: dict | None) -> pd.DataFrame:
-    """One row per model (short name), plus the fused reading when it was cross-validated;
-    scores in percent. Columns no model fills are dropped, and so is the evaluation column
-    when every row says the same (the glossary says it once)."""
-    rows = cards + ([{"id": FUSED, "name": names[FUSED], "cv": fused}] if fused else [])
-    table = scores_table(rows).dropna(axis="columns", how="all")
-    table["model"] = [names.get(row["id"], row["name"]) for row in rows]
-    table = table.drop(columns=["clips"], errors="ignore").rename(columns={"model": "Model", **SCORE_COLUMNS})
-    for column in SCORE_COLUMNS.values():
-        if column in table:
+def _percent(table: pd.DataFrame) -> pd.DataFrame:
+    for column in table.columns:
+        if column in PERCENT_COLUMNS or pd.api.types.is_float_dtype(table[column]):
             table[column] = table[column] * 100
-    if table["evaluation"].nunique() <= 1 and NOT_CROSS_VALIDATED not in set(table["evaluation"]):
-        table = table.drop(columns=["evaluation"])
-    return table.rename(columns={"evaluation": "Tested"})
+    return table
 
 
-def show_scores(table: pd.DataFrame, folds: str) -> None:
-    """The scores table, whole percentages, every column visible; then the glossary.
-    ``folds`` says how the cross-validation split the actors (from the cards)."""
+def transfer_frame(cards: list[ModelCard], names: dict[str, str], fusion: dict | None,
+                   fused_name: str) -> pd.DataFrame:
+    """One row per (model, left-out corpus), short model names, scores in percent."""
+    table = transfer_table(cards, fusion)
+    long_to_short = {card.name: names[card.id] for card in cards} | {"Fused verdict": fused_name}
+    table["model"] = table["model"].map(long_to_short)
+    return _percent(table.rename(columns={"model": "Model", "left-out corpus": "Tested on"}))
+
+
+def speaker_fold_frame(cards: list[ModelCard], names: dict[str, str]) -> pd.DataFrame:
+    table = speaker_fold_table(cards)
+    table["model"] = [names[card.id] for card in cards]
+    return _percent(table.rename(columns={"model": "Model"}))
+
+
+def show_table(table: pd.DataFrame) -> None:
+    """A scores table in whole percentages, every column visible."""
     percent = st.column_config.NumberColumn(format="%.0f %%", width="small")
-    st.dataframe(table, hide_index=True,
-                 column_config={column: percent for column in SCORE_COLUMNS.values()})
+    numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
+    st.dataframe(table, hide_index=True, column_config={c: percent for c in numeric})
+
+
+def show_glossary() -> None:
     with st.expander("What the numbers mean"):
-        st.markdown(GLOSSARY.format(folds=folds))
+        st.markdown(GLOSSARY)
