@@ -53,13 +53,18 @@ def lead_id(cards: list[ModelCard], fusion: dict | None) -> str:
 
 
 # --- tables -----------------------------------------------------------------------------------
-def transfer_table(cards: list[ModelCard], fusion: dict | None = None) -> pd.DataFrame:
+def transfer_table(cards: list[ModelCard], fusion: dict | None = None, voice: bool = False) -> pd.DataFrame:
     """One row per (model, left-out corpus): UAR, neutral recall, calibration error, the share
-    of readings marked unsure and the accuracy of the others (fractions 0..1)."""
+    of readings marked unsure and the accuracy of the others (fractions 0..1). ``voice``: the
+    heads calibrated to the speaker's voice instead (no fused row)."""
     import pandas as pd
 
-    entries = [(c.name, c.transfer) for c in cards if c.transfer]
-    if fusion:
+    if voice:
+        entries = [(f"{c.name}, calibrated to the voice", c.voice.transfer)
+                   for c in cards if c.voice and c.voice.transfer]
+    else:
+        entries = [(c.name, c.transfer) for c in cards if c.transfer]
+    if fusion and not voice:
         entries.append(("Fused verdict", fusion["transfer"]))
     rows = []
     for name, transfer in entries:
@@ -105,11 +110,14 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
 
 
 def results_markdown(cards: list[ModelCard], fusion: dict | None = None) -> str:
-    """The README's results: the transfer table, the folds-by-speaker table, citations."""
+    """The README's results: the transfer tables (plain, then calibrated to the voice), the
+    folds-by-speaker table, citations."""
     corpora = sorted({c for card in cards for c in card.training.get("corpora", [])})
     return "\n".join([
         "Leave-one-corpus-out (trained on the other corpora, calibrated without the left-out one):",
         "", markdown_table(transfer_table(cards, fusion)), "",
+        "The same, calibrated to the voice (each speaker's mean over all their clips subtracted):",
+        "", markdown_table(transfer_table(cards, voice=True)), "",
         "Folds by speaker inside every corpus (UAR):", "",
         markdown_table(speaker_fold_table(cards)), "",
         "Data: " + " ".join(citations(corpora)),

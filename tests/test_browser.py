@@ -309,7 +309,7 @@ def test_one_clip_recorded_from_the_microphone_is_analysed(page, app_url):
     tab = page.get_by_role("tab", name="One clip")
     wait_for(page, tab, "the 'One clip' tab of the Live page", RESULT_S)
     tab.click()
-    page.locator("[data-testid='stAudioInputActionButton']").click()
+    page.locator(".st-key-live-clip [data-testid='stAudioInputActionButton']").click()
     stop = page.get_by_role("button", name="Stop recording")
     expect(stop, "the recorder did not start").to_be_visible(timeout=15_000)
     page.wait_for_timeout(4_000)  # past the clip's leading silence and into its speech
