@@ -121,12 +121,14 @@ def test_example_button_analyses_the_example_and_says_the_models_know_the_speake
 
 def test_compare_page_leads_with_the_transfer_table_and_explains_the_numbers():
     at = run_page("compare.py")
-    transfer, speaker_folds = at.dataframe[0].value, at.dataframe[1].value
+    # Static tables (every row and column shows), indexed by the model's name.
+    transfer, speaker_folds = at.table[0].value, at.table[1].value
     # Every model, then the fused reading, once per left-out corpus.
-    assert list(dict.fromkeys(transfer["Model"])) == model_names() + [FUSED_NAME]
-    assert set(transfer["Tested on"]) == {"RAVDESS (English)", "ASED (Amharic)", "EMOVO (Italian)"}
-    assert transfer["UAR"].between(0, 100).all()  # in percent
-    assert list(speaker_folds["Model"]) == model_names()
+    assert list(dict.fromkeys(transfer.index)) == model_names() + [FUSED_NAME]
+    assert set(transfer["Tested on"]) == {"RAVDESS", "ASED", "EMOVO"}
+    assert all(0 <= float(v.rstrip(" %")) <= 100 for v in transfer["UAR"])  # in percent
+    assert list(speaker_folds.index) == model_names()
+    assert "RAVDESS (8 emotions)" in speaker_folds
     assert any(e.label == "What the numbers mean" for e in at.expander)
     glossary = "\n".join(m.value for m in at.markdown)
     assert "unweighted average recall" in glossary and "Calibration error" in glossary
@@ -141,7 +143,7 @@ def test_compare_page_without_cross_validation_says_so(monkeypatch):
              for i, card in enumerate(read_cards())]
     monkeypatch.setattr(ser.cards, "read_cards", lambda: cards)
     at = run_page("compare.py")
-    assert len(at.dataframe[0].value) == 3 + 3  # the first model's and the fused reading's rows
+    assert len(at.table[0].value) == 3 + 3  # the first model's and the fused reading's rows
     assert any("not cross-validated" in info.value for info in at.info)
     assert len(chart_titles(at)) == 3  # one confusion matrix, per-class recall, per-actor
 

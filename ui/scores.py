@@ -6,9 +6,14 @@ import pandas as pd
 import streamlit as st
 
 from ser.cards import ModelCard
+from ser.corpora import CORPORA
 from ser.reports import speaker_fold_table, transfer_table
 
 PERCENT_COLUMNS = ("UAR", "neutral recall", "calibration error", "unsure", "accuracy when sure")
+TRANSFER_COLUMNS = {"model": "Model", "left-out corpus": "Tested on", "neutral recall": "Neutral recall",
+                    "calibration error": "Calibration error", "unsure": "Unsure",
+                    "accuracy when sure": "Right when sure"}
+SHORT_CORPUS_NAMES = {c.name: c.name.split(" ")[0] for c in CORPORA.values()}  # "ASED (Amharic)" -> "ASED"
 GLOSSARY = """
 - **A corpus it never heard**: each model is trained on two of the three corpora (English,
   Amharic, Italian) and tested on the third: other speakers, another language, another room.
@@ -40,20 +45,28 @@ def transfer_frame(cards: list[ModelCard], names: dict[str, str], fusion: dict |
     table = transfer_table(cards, fusion)
     long_to_short = {card.name: names[card.id] for card in cards} | {"Fused verdict": fused_name}
     table["model"] = table["model"].map(long_to_short)
-    return _percent(table.rename(columns={"model": "Model", "left-out corpus": "Tested on"}))
+    table["left-out corpus"] = table["left-out corpus"].map(SHORT_CORPUS_NAMES)
+    return _percent(table.rename(columns=TRANSFER_COLUMNS))
 
 
 def speaker_fold_frame(cards: list[ModelCard], names: dict[str, str]) -> pd.DataFrame:
     table = speaker_fold_table(cards)
     table["model"] = [names[card.id] for card in cards]
-    return _percent(table.rename(columns={"model": "Model"}))
+    renamed = {"model": "Model"} | {f"{CORPORA[c].name}{suffix}": f"{short}{suffix}"
+                                    for c, short in (("ased", "ASED"), ("emovo", "EMOVO"))
+                                    for suffix in ("", ", common sentences")}
+    renamed[CORPORA["ravdess"].name] = "RAVDESS (8 emotions)"
+    return _percent(table.rename(columns=renamed))
 
 
 def show_table(table: pd.DataFrame) -> None:
-    """A scores table in whole percentages, every column visible."""
-    percent = st.column_config.NumberColumn(format="%.0f %%", width="small")
+    """A scores table in whole percentages, as a static table: every row and column shows
+    and headers wrap, where a scrolling grid hid the last columns at 1024 px."""
     numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
-    st.dataframe(table, hide_index=True, column_config={c: percent for c in numeric})
+    shown = table.copy()
+    for column in numeric:
+        shown[column] = [("–" if pd.isna(v) else f"{v:.0f} %") for v in table[column]]
+    st.table(shown.set_index(shown.columns[0]))
 
 
 def show_glossary() -> None:
