@@ -96,10 +96,11 @@ def test_the_three_corpora_as_documented(corpora_dir):
     # Labels from names agree with the corpus's own labels.csv.
     import pandas as pd
 
+    root = corpora_dir.resolve()  # the index holds resolved paths
     for corpus_id, folder in (("ased", "ased-16k"), ("emovo", "emovo-16k")):
-        labels = pd.read_csv(corpora_dir / folder / "labels.csv")
+        labels = pd.read_csv(root / folder / "labels.csv")
         ours = clips[clips["corpus"] == corpus_id].assign(
-            rel=lambda d: d["path"].map(lambda p: str(Path(p).relative_to(corpora_dir / folder))))
+            rel=lambda d: d["path"].map(lambda p: str(Path(p).relative_to(root / folder))))
         merged = ours.merge(labels, left_on="rel", right_on="path")
         assert len(merged) == len(ours)
         assert (merged["emotion_x"] == merged["emotion_y"]).all()
