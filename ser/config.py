@@ -53,6 +53,9 @@ def feature_parameters() -> dict:
 # A calibrated top probability below this reads as "unsure": the model is then more
 # likely wrong than right, so the app asks ("angry or sad?") instead of stating.
 UNSURE_BELOW = 0.5
+# The fused verdict leads only when its mean UAR on left-out corpora beats the best single
+# model's by this much: a tie goes to the single model, whose reading an audience can trace.
+FUSED_LEAD_MARGIN = 0.01
 MIN_CALIBRATION_SPEECH_S = 3.0  # calibrating to a voice needs at least this much of its speech
 SHIPPED_MODELS = ("mfcc", "wakehubert", "whisper-base")  # what `ser train --all` trains and the app shows
 

@@ -43,13 +43,17 @@ def mean_uar(transfer: dict | None) -> float | None:
 
 def lead_id(cards: list[ModelCard], fusion: dict | None) -> str:
     """The reading to lead with: the model with the best mean UAR on left-out corpora, or
-    the fused verdict where it beats every single model there."""
+    the fused verdict where it beats every single model there by ``config.FUSED_LEAD_MARGIN``."""
     scored = {c.id: c.mean_transfer_uar for c in cards if c.mean_transfer_uar is not None}
     if not scored:  # no transfer figures: fall back to the in-corpus figure
         scored = {c.id: c.ravdess_uar or 0.0 for c in cards}
+    if not scored:
+        return FUSED
+    best = max(scored, key=scored.get)
     if fusion and set(fusion["models"]) <= {c.id for c in cards}:
-        scored[FUSED] = mean_uar(fusion["transfer"])
-    return max(scored, key=scored.get) if scored else FUSED
+        if mean_uar(fusion["transfer"]) >= scored[best] + config.FUSED_LEAD_MARGIN:
+            return FUSED
+    return best
 
 
 # --- tables -----------------------------------------------------------------------------------
