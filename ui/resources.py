@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # the models import PyTorch: the pages draw before they load
 
 DATASET_INDEX_TTL_S = 300  # re-scan a data folder after this, so added files show up
 FUSED_NAME = "All models"
-LOADING_KEY = "models-loading"  # the "models loading" notice's container (CSS class st-key-models-loading)
+STATUS_KEY = "models-status"  # where the "models loading" notice goes, drawn on every run
+LOADING_KEY = "models-loading"  # the notice itself (CSS class st-key-models-loading)
 
 
 class ModelLoader:
@@ -94,19 +95,25 @@ def require_models() -> list[EmotionModel]:
 
 def loading_notice() -> None:
     """While the models load: a line saying so, redrawn until they are in, then the whole
-    page once more so that everything that waited for them appears."""
-    if models_loaded():
-        return
+    page once more so that everything that waited for them appears.
 
-    @st.fragment(run_every=config.MODELS_POLL_S)
-    def notice() -> None:
+    Its container is drawn whether or not they are loading: were the page's elements to
+    move up when the notice goes, the browser would re-create the live stream's component
+    below it, and a stream started while the models loaded would stop when they came in.
+    """
+    with st.container(key=STATUS_KEY):
         if models_loaded():
-            st.rerun()
-        with st.container(key=LOADING_KEY):
-            st.info("Loading the emotion models (once per server, a few seconds): the page works "
-                    "meanwhile, and results appear as soon as they are in.", icon=":material/hourglass_top:")
+            return
 
-    notice()
+        @st.fragment(run_every=config.MODELS_POLL_S)
+        def notice() -> None:
+            if models_loaded():
+                st.rerun()
+            with st.container(key=LOADING_KEY):
+                st.info("Loading the emotion models (once per server, a few seconds): the page works "
+                        "meanwhile, and results appear as soon as they are in.", icon=":material/hourglass_top:")
+
+        notice()
 
 
 @st.cache_resource(show_spinner=False)
