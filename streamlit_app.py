@@ -5,7 +5,10 @@ This file only declares the pages; each page lays out widgets and calls ``ser``.
 
 import streamlit as st
 
+from ui.resources import loading_notice, model_loader
+
 st.set_page_config(page_title="Speech Emotion Studio", page_icon="🎙️", layout="wide")
+model_loader()  # the first visit starts loading the models in the background; every page draws at once
 
 pages = [
     st.Page("pages/live.py", title="Live", icon="🎙️", default=True),
@@ -17,4 +20,5 @@ pages = [
 page = st.navigation(pages)
 st.sidebar.markdown("### 🎙️ Speech Emotion Studio")
 st.sidebar.caption("What do the models hear in a voice?")
+loading_notice()
 page.run()

@@ -9,9 +9,9 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from ser import audio as audio_io
 from ser import config, plots
-from ser.live import LiveRecording, RollingAnalysis, WindowResult
+from ser.live import LiveRecording, RollingAnalysis, TakeAnalyser, WindowResult
 from ui.analysis import RESULT_KEY, decode, render_analysis, show_clip, verdicts_html
-from ui.resources import get_fusion, model_names, require_models
+from ui.resources import get_fusion, model_names, models_loaded, require_models
 from ui.voice import current_voice, voice_panel
 
 RESULT_STATE = "live_result"  # session key: the latest take or recording, shown under the tabs
@@ -52,8 +52,9 @@ with st.expander("Presenting this page"):
 - The live reading follows the voice a second or two late: the models read
   {config.LIVE_WINDOW_S:g} s at a time and take a moment to run. The full analysis after STOP
   is the one to discuss.
-- Takes are kept up to {config.MAX_DURATION_S:g} s (longer ones keep their end). Recordings stay
-  in the server's memory and are never written to disk.
+- A take is analysed while you speak, so its full analysis follows STOP within a second. Takes
+  end at {config.MAX_DURATION_S:g} s: there the take is closed and analysed. Recordings stay in
+  the server's memory and are never written to disk.
 - The browser asks for the microphone once. If it was blocked, allow it from the icon left of
   the address bar. Microphones work only on `localhost` or over https.
 - The stream connects directly to the server, which works on one machine or a LAN. Across other
@@ -61,11 +62,10 @@ with st.expander("Presenting this page"):
 """
     )
 
-models = require_models()
-names = model_names(models)
+LEVEL_FLOOR_DBFS = -60.0  # the level meter's empty end; full scale (0 dBFS) is its full end
 
 
-def show_window(result: WindowResult, now_s: float) -> None:
+def show_window(result: WindowResult, now_s: float, names: dict[str, str]) -> None:
     """The models' reading of the latest window, as the same cards as a finished clip."""
     analysis = result.analysis
     lag_s = max(0.0, now_s - result.end_s)
@@ -97,23 +97,67 @@ def waveform_chart(window: np.ndarray) -> dict:
     }
 
 
+def analysers() -> tuple[RollingAnalysis, TakeAnalyser] | None:
+    """The session's live analyses, made once the models are in; None while they load."""
+    state = st.session_state
+    if "live_rolling" not in state:
+        if not models_loaded():
+            return None
+        models = require_models()
+        state.live_rolling = RollingAnalysis(models, get_fusion())
+        state.live_take = TakeAnalyser(models, get_fusion())
+    state.live_rolling.voice = (current_voice() or (None, None))[1]
+    return state.live_rolling, state.live_take
+
+
+def close_take(recording: LiveRecording) -> None:
+    """The take, analysed (all but its tail already was, while it was recorded), as the page's result."""
+    take = recording.take()
+    voice = current_voice()
+    analysis = None
+    ready = analysers()
+    if ready is not None and len(take) >= config.MIN_DURATION_S * config.SAMPLE_RATE:
+        analysis = ready[1].finish(take, voice[1] if voice else None)
+    st.session_state[RESULT_STATE] = {"take": {
+        "audio": take, "capped": recording.full, "analysis": analysis, "voice": voice and voice[0],
+        "name": datetime.now().strftime("live-take-%Y%m%d-%H%M%S")}}
+
+
 @st.fragment(run_every=config.LIVE_REFRESH_S)
-def live_view(recording: LiveRecording, rolling: RollingAnalysis) -> None:
-    """Redrawn twice a second while the stream plays: the last seconds and the models' reading."""
+def live_view(recording: LiveRecording) -> None:
+    """Redrawn while the stream plays: the level, the last seconds and the models' reading."""
+    state = st.session_state
+    if recording.full and not state.get("live_closed", False):
+        # The take reached its cap: closed and analysed now; the whole page shows it.
+        state.live_closed = True
+        close_take(recording)
+        st.rerun()
     window = recording.latest(config.LIVE_WINDOW_S)
-    now_s = recording.received_s
-    result = rolling.update(window, now_s)
+    now_s = recording.duration_s
+    ready = analysers()
+    result = None
+    if ready is not None:
+        rolling, take = ready
+        take.update(recording)
+        result = rolling.update(window, now_s)
     recent = window[-config.SAMPLE_RATE // 10:]  # the last 100 ms
     level = float(audio_io.frame_dbfs(recent).max()) if len(recent) else -120.0
-    st.markdown(f":red[:material/radio_button_checked:] **Listening** · {now_s:.1f} s recorded · "
-                f"level {level:.0f} dBFS")
+    if state.get("live_closed", False):
+        st.markdown(f":material/stop_circle: **Take closed** at {now_s:.1f} s recorded: press STOP, "
+                    "then START for a new take.")
+    else:
+        st.markdown(f":red[:material/radio_button_checked:] **Listening** · {now_s:.1f} s recorded · "
+                    f"level {level:.0f} dBFS")
+    st.progress(min(1.0, max(0.0, 1.0 - level / LEVEL_FLOOR_DBFS)))
     # Full width and a fixed height: in a side column the reading wrapped onto three lines on
     # a projector, and each change of height made the page jump.
     with st.container(height=VERDICT_HEIGHT_PX, border=False, key="live-verdict"):
-        if result is None:
+        if ready is None:
+            st.caption("The models are loading: their reading starts as soon as they are in.")
+        elif result is None:
             st.caption("The models are listening…")
         else:
-            show_window(result, now_s)
+            show_window(result, now_s, model_names(require_models()))
     st.vega_lite_chart(waveform_chart(window), width="stretch")
 
 
@@ -121,9 +165,9 @@ def show_take(take: dict) -> None:
     """The finished take: downloadable as WAV, and analysed in full (with playback)."""
     st.subheader("Your take")
     audio = take["audio"]
-    if take["dropped_s"]:
-        st.info(f"The take ran past {config.MAX_DURATION_S:g} s: its first {take['dropped_s']:.0f} s "
-                "were dropped and the rest is analysed.")
+    if take["capped"]:
+        st.info(f"The take reached {config.MAX_DURATION_S:g} s, the longest analysed: it was closed "
+                "there and analysed. Press STOP, then START for a new take.")
     wav = audio_io.to_wav_bytes(audio)
     # on_click="ignore": downloading must not rerun the page.
     st.download_button("Download the take (WAV)", wav, file_name=f"{take['name']}.wav", mime="audio/wav",
@@ -134,7 +178,10 @@ def show_take(take: dict) -> None:
         st.warning(f"{err} Press START, speak for a few seconds, then press STOP.")
         st.audio(wav, format="audio/wav")
         return
-    render_analysis(audio, take["name"], key="live-take", own_voice=True)
+    voice = current_voice()
+    # The analysis made at STOP holds while the voice calibration it used does.
+    analysis = take["analysis"] if take["voice"] == (voice and voice[0]) else None
+    render_analysis(audio, take["name"], key="live-take", own_voice=True, analysis=analysis)
 
 
 def continuous() -> None:
@@ -144,9 +191,7 @@ def continuous() -> None:
     state = st.session_state
     if "live_recording" not in state:
         state.live_recording = LiveRecording()
-        state.live_rolling = RollingAnalysis(models, get_fusion())
-    recording, rolling = state.live_recording, state.live_rolling
-    rolling.voice = (current_voice() or (None, None))[1]
+    recording = state.live_recording
 
     # Runs on the media thread, which must not touch Streamlit: it only buffers
     # this session's frames and hands them on unchanged.
@@ -155,6 +200,8 @@ def continuous() -> None:
         return frames
 
     st.markdown("Press **START**, allow the microphone, and speak. Press **STOP** to analyse the whole take.")
+    # Drawn whether or not the models are in: a START while they load streams, and the
+    # readings begin once they are.
     ctx = webrtc_streamer(
         key="live-mic",
         mode=WebRtcMode.SENDONLY,
@@ -163,21 +210,23 @@ def continuous() -> None:
         queued_audio_frames_callback=on_frames,
         translations=TRANSLATIONS,
     )
-    # A take runs from the first offer to STOP; starting before frames flow
+    # A take runs from the first offer to STOP (or to its cap); starting before frames flow
     # keeps the first words of the new take and drops the old take's audio.
     active = ctx.state.playing or ctx.state.signalling
     if active and not state.get("live_active", False):
         recording.clear()
-        rolling.reset()
+        if (ready := analysers()) is not None:
+            for analysis in ready:
+                analysis.reset()
+        state.live_closed = False
         state.pop(RESULT_STATE, None)
-    elif not active and state.get("live_active", False):
-        state[RESULT_STATE] = {"take": {"audio": recording.take(), "dropped_s": recording.dropped_s,
-                                        "name": datetime.now().strftime("live-take-%Y%m%d-%H%M%S")}}
+    elif not active and state.get("live_active", False) and not state.get("live_closed", False):
+        close_take(recording)
     state.live_active = active
 
     if ctx.state.playing:
         with st.container(key="live-view"):  # a stable hook for the browser tests
-            live_view(recording, rolling)
+            live_view(recording)
 
 
 def one_clip() -> None:
@@ -190,7 +239,7 @@ def one_clip() -> None:
         st.session_state[RESULT_STATE] = {"clip": decode(clip.getvalue(), "recording.wav")}
 
 
-voice_panel(models)
+voice_panel()
 stream_tab, clip_tab = st.tabs([":material/graphic_eq: Continuous", ":material/mic: One clip"])
 with stream_tab:
     continuous()

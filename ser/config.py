@@ -65,7 +65,15 @@ HOP_S = 2.0
 
 # --- live microphone stream ------------------------------------------------------
 LIVE_WINDOW_S = 3.0  # the rolling window the live view shows and classifies
-LIVE_REFRESH_S = 0.5  # the live view redraws this often; predictions follow as fast as the models run
+LIVE_REFRESH_S = 0.4  # the live view redraws this often; predictions follow as fast as the models run
+MODELS_POLL_S = 0.5  # while the models load, pages check this often whether they are in
+# A take is analysed while it is recorded (ser.live.TakeAnalyser): each backbone family runs on
+# pieces of the take that give it the frames it would give on the whole take, as
+# family -> (piece length, audio heard either side), in s. MFCC frames are 25 ms wide;
+# WakeHuBERT's convolutions see less than 2 s (its frames came out equal with 2 s either side);
+# Whisper cuts its input into 30 s windows itself, with no overlap. A family not listed runs
+# on the whole take after STOP.
+LIVE_PIECES = {"mfcc": (4.0, 0.5), "wakehubert": (4.0, 2.0), "whisper": (30.0, 0.0)}
 LIVE_WEBRTC_ENV = "SER_LIVE_WEBRTC"  # "0" hides the WebRTC streamer (tests under AppTest)
 ICE_SERVERS_ENV = "SER_ICE_SERVERS"  # JSON list of RTCIceServer dicts, for use beyond the LAN
 

@@ -8,13 +8,16 @@ prediction pools all of its frames and each timeline window pools its own slice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ser import audio as audio_io
 from ser import calibration, config, reports, speakers
-from ser.models import EmotionModel
 from ser.reports import FUSED
+
+if TYPE_CHECKING:  # the models import PyTorch: the pages draw before they load
+    from ser.models import EmotionModel
 
 
 @dataclass(frozen=True)
@@ -147,31 +150,67 @@ def analyse(audio: np.ndarray, models: list[EmotionModel], fusion: dict | None =
 
     Silence (no speech detected) is reported as such and never classified.
     """
-    duration_s = len(audio) / config.SAMPLE_RATE
     activity = audio_io.speech_activity(audio)
     if not activity.has_speech:
-        return ClipAnalysis(duration_s, False, activity.speech_s, {}, None, [])
+        return _no_speech(audio, activity)
     start, end = audio_io.speech_span(audio, activity=activity)
-    offset_s = start / config.SAMPLE_RATE
     frames = {m.id: m.frames(audio[start:end]) for m in models}
+    offsets = {m.id: start / config.SAMPLE_RATE for m in models}
+    return _analysis(audio, activity, models, frames, offsets, fusion, voice)
+
+
+def analyse_frames(audio: np.ndarray, frames: dict[str, np.ndarray], frames_from: int,
+                   models: list[EmotionModel], fusion: dict | None = None,
+                   voice: dict[str, np.ndarray] | None = None) -> ClipAnalysis:
+    """``analyse`` from backbone frames already computed: ``frames[model.id]`` is
+    ``(n_layers, n_frames, dim)`` over ``audio[frames_from:]`` (16 kHz mono), frame ``i``
+    at ``frames_from / 16000 + i / frame_rate_hz`` seconds into ``audio``.
+
+    Pools exactly what ``analyse`` pools: the frames of the speech span for the clip,
+    each window's for the timeline, cut at whole frames. ``frames_from`` should be
+    the speech span's start: the backbones' frames depend on the audio before them,
+    and ``analyse`` runs them from there. Whether the frames equal the ones ``analyse``
+    computes depends on how they were made (see ``ser.live.TakeAnalyser``).
+    """
+    activity = audio_io.speech_activity(audio)
+    if not activity.has_speech:
+        return _no_speech(audio, activity)
+    start, end = audio_io.speech_span(audio, activity=activity)
+    spans, offsets = {}, {}
+    for m in models:
+        rate = m.backbone.frame_rate_hz
+        lo = max(0, round((start - frames_from) / config.SAMPLE_RATE * rate))
+        hi = int(np.ceil((end - frames_from) / config.SAMPLE_RATE * rate))
+        spans[m.id], offsets[m.id] = frames[m.id][:, lo:hi], frames_from / config.SAMPLE_RATE + lo / rate
+    return _analysis(audio, activity, models, spans, offsets, fusion, voice)
+
+
+def _no_speech(audio: np.ndarray, activity: audio_io.SpeechActivity) -> ClipAnalysis:
+    return ClipAnalysis(len(audio) / config.SAMPLE_RATE, False, activity.speech_s, {}, None, [])
+
+
+def _analysis(audio, activity, models, frames, offsets, fusion, voice) -> ClipAnalysis:
+    """The clip's analysis from each model's frames of its speech span, which begin
+    ``offsets[model.id]`` seconds into ``audio``."""
+    duration_s = len(audio) / config.SAMPLE_RATE
     clip = {m.id: _prediction(m, frames[m.id], voice) for m in models}
     timeline = []
     if duration_s > config.WINDOW_S:
-        timeline = [_window(audio, w_start, w_end, offset_s, models, frames, fusion, voice)
+        timeline = [_window(audio, w_start, w_end, offsets, models, frames, fusion, voice)
                     for w_start, w_end in audio_io.windows(len(audio))]
     lead = reports.lead_id([m.card for m in models], fusion)
     return ClipAnalysis(duration_s, True, activity.speech_s, clip, fuse(clip, fusion), timeline, lead)
 
 
-def _window(audio, start, end, offset_s, models, frames, fusion, voice) -> WindowPrediction:
+def _window(audio, start, end, offsets, models, frames, fusion, voice) -> WindowPrediction:
     start_s, end_s = start / config.SAMPLE_RATE, end / config.SAMPLE_RATE
     if not audio_io.speech_activity(audio[start:end]).has_speech:
         return WindowPrediction(start_s, end_s, False)
     preds = {}
     for m in models:
         rate = m.backbone.frame_rate_hz
-        lo = max(0, int((start_s - offset_s) * rate))
-        hi = min(frames[m.id].shape[1], int(np.ceil((end_s - offset_s) * rate)))
+        lo = max(0, int((start_s - offsets[m.id]) * rate))
+        hi = min(frames[m.id].shape[1], int(np.ceil((end_s - offsets[m.id]) * rate)))
         if hi - lo >= 2:
             preds[m.id] = _prediction(m, frames[m.id][:, lo:hi], voice)
     return WindowPrediction(start_s, end_s, bool(preds), preds, fuse(preds, fusion))

@@ -1,4 +1,5 @@
-"""Live audio: microphone frames kept as 16 kHz mono, and the latest window analysed.
+"""Live audio: microphone frames kept as 16 kHz mono, the latest window analysed, and
+the whole take analysed while it is recorded.
 
 The browser sends WebRTC audio as short frames (typically 20 ms of 48 kHz
 stereo 16-bit PCM). ``LiveRecording`` downmixes and resamples each frame as it
@@ -7,7 +8,9 @@ stream runs and analyse the whole take when it stops.
 
 Frames are pushed from the media thread and read from the app's thread: every
 method is thread-safe. ``RollingAnalysis`` runs the models on the latest window
-in the background, so a view refreshing twice a second never waits for them.
+in the background, so a view refreshing twice a second never waits for them;
+``TakeAnalyser`` runs the backbones on each finished stretch of the take, so that
+after STOP only the last few seconds are left to compute.
 """
 
 from __future__ import annotations
@@ -16,14 +19,17 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soxr
 
+from ser import audio as audio_io
 from ser import config
-from ser.inference import ClipAnalysis, analyse
-from ser.models import EmotionModel
+from ser.inference import ClipAnalysis, analyse, analyse_frames
+
+if TYPE_CHECKING:  # the models import PyTorch: the pages draw before they load
+    from ser.models import EmotionModel
 
 SAMPLE_RATE = config.SAMPLE_RATE
 
@@ -58,10 +64,10 @@ def _to_float(samples: np.ndarray) -> np.ndarray:
 class LiveRecording:
     """The audio of one take, as float32 16 kHz mono, up to ``max_duration_s``.
 
-    When a take runs longer than ``max_duration_s`` the oldest audio is dropped
-    so the live view keeps running; ``dropped_s`` says how much was cut from the
-    start. The buffer is allocated in full on the first push
-    (``max_duration_s * 16000 * 4`` bytes: 7.7 MB for 120 s).
+    A take that reaches ``max_duration_s`` is closed: ``full`` turns True and later
+    audio is left out, so the take keeps its start and every sample keeps its place
+    (``TakeAnalyser`` relies on that). The buffer is allocated in full on the first
+    push (``max_duration_s * 16000 * 4`` bytes: 7.7 MB for 120 s).
     """
 
     def __init__(self, max_duration_s: float = config.MAX_DURATION_S):
@@ -73,7 +79,8 @@ class LiveRecording:
         """Forget the take and the resampler's state, ready for a new take."""
         with self._lock:
             self._buffer: np.ndarray | None = None
-            self._written = 0  # samples written since the take began, dropped ones included
+            self._written = 0  # samples held, from the take's start
+            self._full = False
             self._resampler: soxr.ResampleStream | None = None
             self._input_rate: int | None = None
 
@@ -102,54 +109,49 @@ class LiveRecording:
         return mono if self._resampler is None else self._resampler.resample_chunk(mono)
 
     def _append(self, audio: np.ndarray) -> None:
-        """Write into the ring buffer; once it is full the oldest samples are overwritten."""
-        if len(audio) == 0:
+        """Write after the samples held; what does not fit closes the take and is left out."""
+        if len(audio) == 0 or self._full:
             return
         if self._buffer is None:
             self._buffer = np.zeros(self._capacity, np.float32)
-        audio = audio[-self._capacity:]
-        start = self._written % self._capacity
-        first = min(len(audio), self._capacity - start)
-        self._buffer[start:start + first] = audio[:first]
-        self._buffer[:len(audio) - first] = audio[first:]
-        self._written += len(audio)
+        kept = audio[:self._capacity - self._written]
+        self._buffer[self._written:self._written + len(kept)] = kept
+        self._written += len(kept)
+        self._full = len(kept) < len(audio) or self._written == self._capacity
 
-    def _last(self, n_samples: int) -> np.ndarray:
-        n_samples = min(n_samples, self._written, self._capacity)
-        if n_samples == 0:
-            return np.zeros(0, np.float32)
-        end = self._written % self._capacity
-        if end >= n_samples:
-            return self._buffer[end - n_samples:end].copy()
-        return np.concatenate([self._buffer[end - n_samples:], self._buffer[:end]])
+    def samples(self, start: int, end: int) -> np.ndarray:
+        """Samples ``start`` to ``end`` of the take (fewer if it is shorter): float32, a copy."""
+        with self._lock:
+            end = min(end, self._written)
+            return self._buffer[start:end].copy() if self._buffer is not None and end > start \
+                else np.zeros(0, np.float32)
 
     def latest(self, seconds: float) -> np.ndarray:
         """The last ``seconds`` of the take (less if it is shorter): float32 ``(n_samples,)``."""
         with self._lock:
-            return self._last(int(seconds * SAMPLE_RATE))
+            end = self._written
+        return self.samples(max(0, end - int(seconds * SAMPLE_RATE)), end)
 
     def take(self) -> np.ndarray:
-        """The whole take held (at most ``max_duration_s``): float32 ``(n_samples,)``, a copy."""
+        """The whole take: float32 ``(n_samples,)``, a copy."""
+        return self.samples(0, self._capacity)
+
+    @property
+    def n_samples(self) -> int:
+        """Samples held, at 16 kHz."""
         with self._lock:
-            return self._last(self._capacity)
+            return self._written
 
     @property
     def duration_s(self) -> float:
         """Seconds of audio held."""
-        with self._lock:
-            return min(self._written, self._capacity) / SAMPLE_RATE
+        return self.n_samples / SAMPLE_RATE
 
     @property
-    def received_s(self) -> float:
-        """Seconds received since the take began, dropped ones included: where "now" is in the take."""
+    def full(self) -> bool:
+        """Whether the take reached ``max_duration_s`` and was closed."""
         with self._lock:
-            return self._written / SAMPLE_RATE
-
-    @property
-    def dropped_s(self) -> float:
-        """Seconds cut from the start of a take longer than ``max_duration_s``; 0.0 if none."""
-        with self._lock:
-            return max(0, self._written - self._capacity) / SAMPLE_RATE
+            return self._full
 
 
 @dataclass(frozen=True)
@@ -209,3 +211,133 @@ class RollingAnalysis:
                 self._pending.cancel()
             self._pending = None
             self._latest = None
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """How one model's backbone hears a take: pieces of ``length`` samples from the speech
+    start, each with ``context`` samples either side (none before the speech)."""
+
+    length: int | None  # None: the whole take, after STOP
+    context: int = 0
+
+
+class TakeAnalyser:
+    """Analyses a live take while it is recorded, so that STOP only has its tail left to do.
+
+    ``inference.analyse`` runs each backbone once, from the first speech of a clip to its
+    end. So does this, in pieces: once the take holds speech (``update``), each backbone
+    runs on pieces of the take from where the speech starts (``config.LIVE_PIECES``: 4 s
+    for MFCC and WakeHuBERT, heard with the audio around them; 30 s for Whisper, which
+    cuts its input into 30 s windows itself), on the shared background worker, as soon as
+    a piece and its context have arrived. ``finish`` runs what is left, joins the frames and
+    pools them as ``analyse`` does (``inference.analyse_frames``): the same ``ClipAnalysis``,
+    with the clip's readings and the per-window timeline.
+
+    How it differs from ``analyse`` of the whole take: nil, up to float rounding, as long as
+    the whole take's speech starts where the first speech was heard (tests/test_live.py
+    compares the two on RAVDESS speech). When it starts more than ``ANCHOR_TOLERANCE_S``
+    away (a louder voice later can make earlier sounds count as background), ``finish``
+    analyses the take from scratch instead. The saving is the pieces done before STOP: at
+    most the last 4 s (MFCC, WakeHuBERT) and the last 30 s (Whisper) are left.
+    """
+
+    ANCHOR_TOLERANCE_S = 0.02  # two speech-detector hops
+
+    def __init__(self, models: list[EmotionModel], fusion: dict | None = None):
+        self._models = models
+        self._fusion = fusion  # the stacking weights of the fused verdict (reports.read_fusion)
+        self._pieces = {}
+        for model in models:
+            length_s, context_s = config.LIVE_PIECES.get(model.backbone.kind, (None, 0.0))
+            self._pieces[model.id] = _Pieces(length_s and int(length_s * SAMPLE_RATE),
+                                             int(context_s * SAMPLE_RATE))
+        self._lock = threading.Lock()
+        self._origin: int | None = None  # the sample where the speech starts: the first piece starts here
+        self._done: dict[str, list[Future]] = {m.id: [] for m in models}  # each: frames of one piece
+
+    def reset(self) -> None:
+        """Forget the take, for a new one; pieces being analysed finish unseen."""
+        with self._lock:
+            for futures in self._done.values():
+                for future in futures:
+                    future.cancel()
+            self._origin = None
+            self._done = {m.id: [] for m in self._models}
+
+    @property
+    def pieces_queued(self) -> int:
+        """Pieces handed to the background worker so far, all models together."""
+        with self._lock:
+            return sum(len(futures) for futures in self._done.values())
+
+    def update(self, recording: LiveRecording) -> None:
+        """Queue every piece of ``recording`` whose audio, context included, has arrived.
+        Cheap: call it on every refresh of the live view."""
+        with self._lock:
+            if self._origin is None:
+                # Until the first speech, the take so far is checked as analyse would check it.
+                take = recording.take()
+                if not audio_io.speech_activity(take).has_speech:
+                    return
+                self._origin = audio_io.speech_span(take)[0]
+            for model in self._models:
+                futures = self._done[model.id]
+                while (span := self._piece(model.id, len(futures))) and span[2] <= recording.n_samples:
+                    first, start, end = span
+                    futures.append(_EXECUTOR.submit(self._frames, model, recording.samples(first, end),
+                                                    start - first, self._pieces[model.id].length))
+
+    def _piece(self, model_id: str, k: int) -> tuple[int, int, int] | None:
+        """Piece ``k`` of a model with its context: (first sample, piece start, last sample + 1);
+        None for a model that runs on the whole take."""
+        pieces = self._pieces[model_id]
+        if pieces.length is None:
+            return None
+        start = self._origin + k * pieces.length
+        return max(self._origin, start - pieces.context), start, start + pieces.length + pieces.context
+
+    @staticmethod
+    def _frames(model: EmotionModel, audio: np.ndarray, skip: int, keep: int | None) -> np.ndarray:
+        """The model's frames of ``audio[skip:skip + keep]`` (to the end when ``keep`` is None),
+        computed over the whole of ``audio`` so that the edges have their context:
+        ``(n_layers, n_frames, dim)``."""
+        rate = model.backbone.frame_rate_hz
+        first = round(skip / SAMPLE_RATE * rate)
+        last = None if keep is None else first + round(keep / SAMPLE_RATE * rate)
+        return model.frames(audio)[:, first:last]
+
+    def finish(self, take: np.ndarray, voice: dict | None = None) -> ClipAnalysis:
+        """The analysis of ``take``, the recording's whole take (16 kHz ``(n_samples,)``):
+        waits for the queued pieces and computes the rest on the caller's thread.
+        ``voice`` as in ``inference.analyse``."""
+        with self._lock:
+            origin, done = self._origin, {k: list(v) for k, v in self._done.items()}
+        activity = audio_io.speech_activity(take)
+        speech_start, speech_end = audio_io.speech_span(take, activity=activity)
+        if (origin is None or not activity.has_speech
+                or abs(speech_start - origin) > self.ANCHOR_TOLERANCE_S * SAMPLE_RATE):
+            for futures in done.values():
+                for future in futures:
+                    future.cancel()
+            return analyse(take, self._models, self._fusion, voice)
+        speech = take[:speech_end]  # analyse hears nothing after the speech either
+        frames = {}
+        for model in self._models:
+            parts = []
+            for k, future in enumerate(done[model.id]):
+                first, start, end = self._piece(model.id, k)
+                if end > speech_end:  # heard audio after the speech: redone below from its start
+                    future.cancel()
+                    break
+                if future.cancel():  # still queued behind other work: do it here rather than wait
+                    parts.append(self._frames(model, speech[first:end], start - first,
+                                              self._pieces[model.id].length))
+                else:
+                    parts.append(future.result())
+            span = self._piece(model.id, len(parts))
+            first, start = (span[0], span[1]) if span else (origin, origin)
+            if speech_end > start:
+                parts.append(self._frames(model, speech[first:], start - first, None))
+            frames[model.id] = np.concatenate(parts, axis=1)
+        return analyse_frames(take, frames, origin, self._models, self._fusion, voice)

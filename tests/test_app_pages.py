@@ -190,12 +190,12 @@ def test_a_model_that_does_not_load_is_a_message(monkeypatch):
     def broken():
         raise ser.models.ModelError("models/mfcc: the head does not load (size mismatch)")
 
-    monkeypatch.setattr(ui.resources, "load_models", broken)
-    ui.resources.get_models.clear()
+    monkeypatch.setattr(ser.models, "load_models", broken)  # the loader imports it when it runs
+    ui.resources.model_loader.clear()
     try:
         at = run_page("upload.py")
         at.file_uploader[0].set_value((EXAMPLE.name, EXAMPLE.read_bytes(), "audio/flac")).run()
         assert not at.exception
         assert "could not be loaded" in at.error[0].value and "models/mfcc" in at.error[0].value
     finally:
-        ui.resources.get_models.clear()
+        ui.resources.model_loader.clear()

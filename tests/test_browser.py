@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -88,11 +89,19 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def app_url():
     """A ``streamlit run`` of the app on a free local port; its log goes to test-artifacts/."""
+    with serve("streamlit.log") as url:
+        yield url
+
+
+@contextmanager
+def serve(log_name: str, **settings: str):
+    """A fresh ``streamlit run`` of the app with extra environment ``settings``: yields its URL."""
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in (config.LIVE_WEBRTC_ENV, config.ICE_SERVERS_ENV)}
+    env.update(settings)
     url = f"http://127.0.0.1:{port}"
-    with open(ARTIFACTS / "streamlit.log", "w") as log:
+    with open(ARTIFACTS / log_name, "w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true",
@@ -137,25 +146,45 @@ def microphone_wav(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def browser_context(tmp_path_factory, microphone_wav):
-    """Headless system Chromium, fresh profile, microphone allowed and fed from ``microphone_wav``."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is absent: CI must install the Debian chromium package")
-    args = CHROMIUM_ARGS + [
+def chromium_args(microphone_wav: Path) -> list[str]:
+    return CHROMIUM_ARGS + [
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={microphone_wav}",
     ]
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path_factory.mktemp("chromium-profile"), executable_path=str(CHROMIUM), headless=True,
-            args=args, viewport={"width": 1440, "height": 1000},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    """One Playwright driver for the session: its sync API allows only one at a time."""
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright, microphone_wav):
+    """Headless system Chromium for tests that need several visitors: a fresh context each."""
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                          args=chromium_args(microphone_wav))
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def browser_context(tmp_path_factory, playwright, microphone_wav):
+    """Headless system Chromium, fresh profile, microphone allowed and fed from ``microphone_wav``."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is absent: CI must install the Debian chromium package")
+    context = playwright.chromium.launch_persistent_context(
+        tmp_path_factory.mktemp("chromium-profile"), executable_path=str(CHROMIUM), headless=True,
+        args=chromium_args(microphone_wav), viewport={"width": 1440, "height": 1000},
+    )
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 def screenshot(page: Page, name: str) -> None:
@@ -318,3 +347,96 @@ def test_one_clip_recorded_from_the_microphone_is_analysed(page, app_url):
     # Probabilities and signal (a timeline only past 4 s).
     expect_result_panel(result, "One clip", len(short_names()) + 2)
     screenshot(page, "one-clip")
+
+
+# --- the live stream: START, several visitors, the length cap -------------------------------
+# Logs every change of the live view's "x.x s recorded" counter as [Date.now(), seconds].
+COUNTER_LOG_JS = """() => {
+  window.__counter = [];
+  new MutationObserver(() => {
+    const view = document.querySelector('.st-key-live-view');
+    const m = view && view.innerText.match(/([\\d.]+) s recorded/);
+    const log = window.__counter;
+    if (m && (!log.length || log[log.length - 1][1] !== parseFloat(m[1])))
+      log.push([Date.now(), parseFloat(m[1])]);
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+CAP_S = 8  # SER_MAX_DURATION_S of the fresh server: long enough for speech, short for a test
+START_TRIES = 5
+
+
+def open_live(context, url: str) -> Page:
+    """The Live page in a new tab of ``context``, logging its take counter; waits for START."""
+    tab = context.new_page()
+    tab.set_default_timeout(RESULT_S * 1000)
+    tab.goto(url)
+    tab.evaluate(COUNTER_LOG_JS)
+    tab.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="START").wait_for()
+    return tab
+
+
+def counter(tab: Page) -> list:
+    return tab.evaluate("() => window.__counter")
+
+
+def streaming(tab: Page) -> bool:
+    return tab.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="STOP").count() == 1
+
+
+def test_start_streams_every_time_even_while_the_models_load_and_a_take_stops_at_its_cap(browser):
+    """A fresh server: START on fresh pages, the first while the models still load; every one
+    streams. The last take runs to the (small) cap: closed there and analysed, with a message."""
+    with serve("streamlit-fresh.log", SER_MAX_DURATION_S=str(CAP_S)) as url:
+        failures = []
+        for attempt in range(START_TRIES):
+            context = browser.new_context(viewport=PROJECTOR)
+            try:
+                tab = open_live(context, url)
+                loading = tab.locator(".st-key-models-loading").count() > 0
+                if attempt == 0:
+                    assert loading, "the page should draw, START included, before the models are in"
+                tab.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="START").click()
+                tab.wait_for_timeout(5_000)
+                log = counter(tab)
+                if not (streaming(tab) and log and log[-1][1] >= 2.0):
+                    failures.append(f"try {attempt + 1} (models loading: {loading}): streaming "
+                                    f"{streaming(tab)}, counter {log[-1:] or 'never shown'}")
+                    screenshot(tab, f"start-try-{attempt + 1}")
+                elif attempt == START_TRIES - 1:
+                    take = tab.locator(RESULT)
+                    expect(take, "a take at its cap must say so").to_contain_text(
+                        f"The take reached {CAP_S} s", timeout=(CAP_S + 30) * 1000)
+                    expect(tab.locator(".st-key-live-view"), "the live view says the take closed").to_contain_text(
+                        "Take closed")
+                    expect_result_panel(take, "Capped take", len(short_names()) + 3)
+                    assert streaming(tab), "closing the take at its cap leaves STOP to the visitor"
+                    screenshot(tab, "live-capped-take")
+            finally:
+                context.close()
+        assert not failures, f"START did not stream every time: {failures}"
+
+
+def test_three_visitors_streaming_at_once_each_refresh_twice_a_second(browser, app_url):
+    contexts = [browser.new_context(viewport=PROJECTOR) for _ in range(3)]
+    try:
+        tabs = [open_live(context, app_url) for context in contexts]
+        for tab in tabs:
+            tab.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="START").click()
+        for tab in tabs:
+            expect(tab.locator(".st-key-live-view"), "a visitor's stream did not start").to_contain_text(
+                "recorded", timeout=LIVE_S * 1000)
+        tabs[0].wait_for_timeout(2_000)  # past the start, when the three streams all run
+        since = tabs[0].evaluate("() => Date.now()")
+        period_s = 6
+        tabs[0].wait_for_timeout(period_s * 1000)
+        rates = [len([t for t, _ in counter(tab) if since <= t <= since + period_s * 1000]) / period_s
+                 for tab in tabs]
+        for i, tab in enumerate(tabs):
+            screenshot(tab, f"three-visitors-{i + 1}")
+        assert all(streaming(tab) for tab in tabs), \
+            f"a stream stopped by itself: streaming {[streaming(tab) for tab in tabs]}, " \
+            f"counters {[counter(tab)[-1:] for tab in tabs]}"
+        assert min(rates) >= 2.0, f"refreshes per second of the three live views: {rates}"
+    finally:
+        for context in contexts:
+            context.close()

@@ -8,12 +8,17 @@ from types import SimpleNamespace
 import av
 import numpy as np
 import pytest
+import soundfile as sf
 
+from ser import audio as audio_io
 from ser import config
 from ser.cards import BackboneInfo, ModelCard
-from ser.live import LiveRecording, RollingAnalysis
+from ser.backbones.mfcc import MfccBackbone
+from ser.inference import analyse
+from ser.live import LiveRecording, RollingAnalysis, TakeAnalyser
 from ser.heads import HeadConfig, HeadEnsemble
-from ser.models import EmotionModel
+from ser.models import EmotionModel, load_models
+from ser.reports import read_fusion
 
 RATE_IN = 48_000
 FRAME = 960  # 20 ms at 48 kHz, as browsers send it
@@ -94,18 +99,20 @@ def test_latest_is_the_rolling_window():
     assert len(recording.latest(30.0)) == len(recording.take())
 
 
-def test_a_take_longer_than_the_limit_keeps_its_end_and_says_so():
+def test_a_take_at_its_cap_is_closed_and_keeps_its_start():
     recording = LiveRecording(max_duration_s=1.0)
-    recording.push(sine_frames(50))  # 1 s fills it
-    assert recording.dropped_s == 0.0
-    recording.push((np.ones(8_000, np.float32), 16_000, 1))  # 0.5 s more at the native rate
+    recording.push((np.full(12_000, 0.5, np.float32), 16_000, 1))  # 0.75 s
+    assert not recording.full
+    recording.push((np.ones(8_000, np.float32), 16_000, 1))  # 0.5 s more: 0.25 s of it fits
+    assert recording.full and recording.duration_s == 1.0
     audio = recording.take()
     assert len(audio) == config.SAMPLE_RATE
-    assert recording.duration_s == 1.0
-    assert recording.dropped_s == pytest.approx(0.5, abs=0.02)
-    assert recording.received_s == recording.duration_s + recording.dropped_s
-    assert np.all(audio[-8_000:] == 1.0), "the newest audio is kept, in order"
-    assert recording.latest(0.25).tolist() == [1.0] * 4_000
+    assert np.all(audio[:12_000] == 0.5) and np.all(audio[12_000:] == 1.0), "the start is kept, in order"
+    recording.push(sine_frames(10))
+    assert recording.duration_s == 1.0, "a closed take takes nothing more"
+    np.testing.assert_array_equal(recording.samples(11_999, 12_001), [0.5, 1.0])
+    recording.clear()
+    assert not recording.full and recording.duration_s == 0.0
 
 
 def test_concurrent_push_and_read_lose_nothing():
@@ -142,15 +149,18 @@ def test_concurrent_push_and_read_lose_nothing():
     np.testing.assert_array_equal(recording.take(), reference.take())
 
 
-def tiny_model() -> EmotionModel:
-    """A real EmotionModel: an untrained head on a stand-in backbone of random 4-d frames."""
+def tiny_model(backbone=None, model_id: str = "tiny") -> EmotionModel:
+    """A real EmotionModel: an untrained head on ``backbone``, by default a stand-in of
+    random 4-d frames (of kind "stand-in", which a take analyses whole after STOP)."""
     rng = np.random.default_rng(0)
-    backbone = SimpleNamespace(
-        frame_rate_hz=100,
+    backbone = backbone or SimpleNamespace(
+        kind="stand-in", frame_rate_hz=100, n_layers=1, dim=4,
         layers=lambda audio: rng.standard_normal((1, max(4, len(audio) // 160), 4)).astype(np.float32))
-    head = HeadEnsemble(HeadConfig(n_layers=1, dim=4, n_classes=len(config.EMOTIONS)), 1).eval()
-    card = ModelCard(id="tiny", name="Tiny", labels=list(config.EMOTIONS),
-                     backbone=BackboneInfo("stand-in", "random", "Tiny", "none", 1, 4, 100.0),
+    head = HeadEnsemble(HeadConfig(n_layers=backbone.n_layers, dim=backbone.dim,
+                                   n_classes=len(config.EMOTIONS)), 1).eval()
+    card = ModelCard(id=model_id, name="Tiny", labels=list(config.EMOTIONS),
+                     backbone=BackboneInfo(backbone.kind, "random", "Tiny", "none", backbone.n_layers,
+                                           backbone.dim, backbone.frame_rate_hz),
                      head={}, training={})
     return EmotionModel(card, head, backbone)
 
@@ -178,6 +188,97 @@ def test_rolling_analysis_answers_in_the_background():
 
     rolling.reset()
     assert rolling.update(np.zeros(0, np.float32), 0.0) is None
+
+
+def record_live(take: np.ndarray, analyser: TakeAnalyser) -> LiveRecording:
+    """``take`` pushed as 20 ms frames, the analyser updated after each as the live view would."""
+    recording = LiveRecording()
+    for start in range(0, len(take), 320):
+        recording.push((take[start:start + 320], config.SAMPLE_RATE, 1))
+        analyser.update(recording)
+    return recording
+
+
+def assert_same_analysis(got, expected, tolerance: float) -> None:
+    assert got.speech == expected.speech and got.duration_s == expected.duration_s
+    assert list(got.models) == list(expected.models) and got.lead == expected.lead
+    pairs = [(got.models, expected.models)] + [(a.models, b.models) for a, b in zip(got.timeline, expected.timeline)]
+    assert len(got.timeline) == len(expected.timeline)
+    for ours, theirs in pairs:
+        assert list(ours) == list(theirs)
+        for model_id in ours:
+            np.testing.assert_allclose(list(ours[model_id].probs.values()), list(theirs[model_id].probs.values()),
+                                       atol=tolerance, err_msg=model_id)
+
+
+def test_a_take_analysed_while_recorded_is_the_analysis_of_the_whole_take(make_speech):
+    models = [tiny_model(MfccBackbone(), "mfcc"), tiny_model(model_id="whole")]
+    silence = np.zeros(int(0.7 * config.SAMPLE_RATE), np.float32)
+    take = np.concatenate([silence, make_speech(13.0), silence])  # 14.4 s, speech from 0.7 s
+    analyser = TakeAnalyser(models)
+    recording = record_live(take, analyser)
+    assert analyser.pieces_queued >= 2, "MFCC pieces were queued while the take was recorded"
+    got = analyser.finish(recording.take())
+    # The stand-in backbone draws random frames: only the MFCC model can be compared.
+    expected = analyse(take, models[:1])
+    assert_same_analysis(
+        type(got)(got.duration_s, got.speech, got.speech_s, {"mfcc": got.models["mfcc"]}, None,
+                  [type(w)(w.start_s, w.end_s, w.speech, {"mfcc": w.models["mfcc"]}) for w in got.timeline],
+                  got.lead),
+        expected, tolerance=1e-3)
+    assert "whole" in got.models and len(got.timeline) == len(expected.timeline) == 7
+
+
+def running_level_backbone() -> SimpleNamespace:
+    """A stand-in whose every frame depends on all the audio before it in its input: the
+    running mean level since the input's start, in 10 ms frames."""
+    def layers(audio):
+        level = np.abs(audio[:len(audio) // 160 * 160]).reshape(-1, 160).mean(axis=1)
+        running = np.cumsum(level) / np.arange(1, len(level) + 1)
+        return np.repeat(running[None, :, None], 4, axis=2).astype(np.float32)
+    return SimpleNamespace(kind="stand-in", frame_rate_hz=100, n_layers=1, dim=4, layers=layers)
+
+
+def test_a_take_whose_speech_starts_elsewhere_is_analysed_from_scratch(make_speech):
+    model = tiny_model(running_level_backbone(), "running")
+    quiet = 0.01 * make_speech(2.0, seed=1)  # heard as speech until a louder voice comes
+    take = np.concatenate([quiet, make_speech(10.0)])
+    assert audio_io.speech_span(take[:32_000])[0] < audio_io.speech_span(take)[0] - 1_600, \
+        "the test needs a take whose speech start moves as it is recorded"
+    analyser = TakeAnalyser([model])
+    recording = record_live(take, analyser)
+    assert_same_analysis(analyser.finish(recording.take()), analyse(take, [model]), tolerance=1e-6)
+
+
+def test_a_take_anchored_at_its_speech_matches_a_backbone_that_hears_everything_before(make_speech):
+    model = tiny_model(running_level_backbone(), "running")
+    take = np.concatenate([np.zeros(8_000, np.float32), make_speech(9.0)])
+    analyser = TakeAnalyser([model])
+    recording = record_live(take, analyser)
+    assert_same_analysis(analyser.finish(recording.take()), analyse(take, [model]), tolerance=1e-6)
+
+
+def test_a_silent_take_is_no_speech():
+    analyser = TakeAnalyser([tiny_model(MfccBackbone(), "mfcc")])
+    recording = record_live(np.zeros(6 * config.SAMPLE_RATE, np.float32), analyser)
+    assert analyser.pieces_queued == 0
+    got = analyser.finish(recording.take())
+    assert not got.speech and got.models == {}
+
+
+def test_shipped_models_give_the_same_take_analysis_live_and_whole():
+    """The shipped backbones on a 40 s take of RAVDESS speech: one Whisper piece of 30 s and
+    the MFCC and WakeHuBERT pieces are done while recording, the rest after STOP."""
+    models, fusion = load_models(), read_fusion()
+    clips = sorted(config.EXAMPLES_DIR.glob("*.flac"))
+    take = np.concatenate([np.zeros(8_000, np.float32)]
+                          + [sf.read(clip, dtype="float32")[0] for clip in clips] * 3)[:40 * config.SAMPLE_RATE]
+    trailing = np.full(3 * config.SAMPLE_RATE, 1e-4, np.float32)  # a pause before STOP
+    take = np.concatenate([take, trailing])
+    analyser = TakeAnalyser(models, fusion)
+    recording = record_live(take, analyser)
+    assert analyser.pieces_queued > 10
+    assert_same_analysis(analyser.finish(recording.take()), analyse(take, models, fusion), tolerance=2e-3)
 
 
 def test_ice_servers_come_from_the_environment_only(monkeypatch):

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,11 +19,13 @@ import streamlit as st
 from ser import config, plots
 from ser.audio import AudioError, load_audio, to_wav_bytes
 from ser.inference import FUSED, ClipAnalysis, Prediction, analyse
-from ser.models import EmotionModel
 from ui.charts import show_figure
 from ui.resources import get_fusion, model_names, require_models
 from ui.voice import current_voice
 from ui.text import plain
+
+if TYPE_CHECKING:  # the models import PyTorch: the pages draw before they load
+    from ser.models import EmotionModel
 
 UPLOAD_FORMATS = "wav, flac, mp3, ogg, m4a, webm"
 EMOTION_EMOJI = {"neutral": "😐", "calm": "😌", "happy": "😄", "sad": "😢", "angry": "😠",
@@ -223,21 +226,24 @@ def _downloads(analysis: ClipAnalysis, name: str, key: str) -> None:
                            icon=":material/download:")
 
 
-def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = False) -> ClipAnalysis:
+def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = False,
+                    analysis: ClipAnalysis | None = None) -> ClipAnalysis:
     """Analyse 16 kHz mono float32 ``audio`` ``(n_samples,)`` with every model and lay
     out the results: verdicts, playback, probabilities, timeline, signal, downloads.
 
     ``name`` labels the downloads; ``key`` must be unique on the page (it prefixes
     the widgets' keys). The analysis and the signal figure are cached by a hash of
     the audio, so reruns do not recompute them. ``own_voice``: the clip is the visitor's
-    own voice, so a calibration to it (``ui.voice``) applies. Returns the analysis.
+    own voice, so a calibration to it (``ui.voice``) applies. ``analysis``: this audio's
+    analysis when the caller already has it (a live take, analysed while it was recorded),
+    made with the same voice calibration. Returns the analysis.
     """
     models = require_models()
     digest = audio_digest(audio)
-    voice_digest, voice = (current_voice() if own_voice else None) or (None, None)
-    with st.spinner("Analysing…"):
-        analysis = _analysis(digest, voice_digest, audio, models, voice)
-        signal = _signal_figure(digest, audio)
+    if analysis is None:
+        voice_digest, voice = (current_voice() if own_voice else None) or (None, None)
+        with st.spinner("Analysing…"):
+            analysis = _analysis(digest, voice_digest, audio, models, voice)
     names = model_names(models)
     if analysis.speech:
         show_verdicts(analysis, names)
@@ -246,6 +252,7 @@ def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = Fa
                    f"{analysis.duration_s:.1f} s clip sounds like a voice, so no emotion was predicted. "
                    "Try a recording with someone speaking, closer to the microphone.")
     st.audio(to_wav_bytes(audio), format="audio/wav")
+    signal = _signal_figure(digest, audio)  # after the verdicts, which then show a moment sooner
     if analysis.speech:
         # One chart per reading, in pairs that sit side by side and wrap inside: four in a
         # row on a wide screen, two by two on a laptop or a projector; one wide figure

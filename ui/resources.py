@@ -3,34 +3,87 @@ the audience sees for them."""
 
 from __future__ import annotations
 
+import threading
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from ser import config
 from ser.backbones import REGISTRY
 from ser.cards import ModelCard
 from ser.dataset import DatasetIndex, index_dataset
-from ser.inference import FUSED, warm_up
-from ser.models import EmotionModel, load_models
+from ser.inference import FUSED
 from ser.reports import read_fusion
+
+if TYPE_CHECKING:  # the models import PyTorch: the pages draw before they load
+    from ser.models import EmotionModel
 
 DATASET_INDEX_TTL_S = 300  # re-scan a data folder after this, so added files show up
 FUSED_NAME = "All models"
+STATUS_KEY = "models-status"  # where the "models loading" notice goes, drawn on every run
+LOADING_KEY = "models-loading"  # the notice itself (CSS class st-key-models-loading)
 
 
-@st.cache_resource(show_spinner="Loading the emotion models (once per server)…")
-def get_models() -> list[EmotionModel]:
-    """Every shipped model, loaded once per process and warmed up so that the first
-    clip a user analyses is as fast as the rest."""
-    models = load_models()
-    warm_up(models)
-    return models
+class ModelLoader:
+    """Every shipped model, loaded and warmed up on a background thread started on creation,
+    so pages draw at once and say "loading" where results would go until the models are in."""
+
+    def __init__(self):
+        self._done = threading.Event()
+        self._models: list[EmotionModel] = []
+        self._error: Exception | None = None
+        threading.Thread(target=self._load, name="ser-load-models", daemon=True).start()
+
+    def _load(self) -> None:
+        # Imported here: PyTorch and the backbones' packages take seconds to import, on this
+        # thread rather than before the first page draws.
+        from ser.inference import warm_up
+        from ser.models import load_models
+
+        try:
+            models = load_models()
+            warm_up(models)  # the first clip a user analyses is then as fast as the rest
+            self._models = models
+        except Exception as err:  # noqa: BLE001 -- shown on the page by require_models
+            self._error = err
+        finally:
+            self._done.set()
+
+    @property
+    def done(self) -> bool:
+        """Whether loading has finished, well or not."""
+        return self._done.is_set()
+
+    def wait(self) -> list[EmotionModel]:
+        """The models, once loaded; raises what loading raised."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._models
+
+
+@st.cache_resource(show_spinner=False)
+def model_loader() -> ModelLoader:
+    """The process's one loader: the first visit to any page starts it."""
+    return ModelLoader()
+
+
+def models_loaded() -> bool:
+    """Whether the models have finished loading (``require_models`` then answers at once)."""
+    return model_loader().done
 
 
 def require_models() -> list[EmotionModel]:
-    """The models; when they cannot be loaded, a clear error on the page and the
-    rest of this run stopped (nothing can be analysed without them)."""
+    """The models, waiting for them if they are still loading; when they cannot be loaded,
+    a clear error on the page and the rest of this run stopped (nothing can be analysed
+    without them)."""
+    loader = model_loader()
     try:
-        models = get_models()
+        if loader.done:
+            models = loader.wait()
+        else:
+            with st.spinner("Loading the emotion models (once per server)…"):
+                models = loader.wait()
     except Exception as err:  # noqa: BLE001 -- a missing package or corrupt file must read as a message
         st.error(f"The emotion models could not be loaded: {err}")
         st.stop()
@@ -38,6 +91,29 @@ def require_models() -> list[EmotionModel]:
         st.error("No trained models were found: the studio ships them in its `models/` folder.")
         st.stop()
     return models
+
+
+def loading_notice() -> None:
+    """While the models load: a line saying so, redrawn until they are in, then the whole
+    page once more so that everything that waited for them appears.
+
+    Its container is drawn whether or not they are loading: were the page's elements to
+    move up when the notice goes, the browser would re-create the live stream's component
+    below it, and a stream started while the models loaded would stop when they came in.
+    """
+    with st.container(key=STATUS_KEY):
+        if models_loaded():
+            return
+
+        @st.fragment(run_every=config.MODELS_POLL_S)
+        def notice() -> None:
+            if models_loaded():
+                st.rerun()
+            with st.container(key=LOADING_KEY):
+                st.info("Loading the emotion models (once per server, a few seconds): the page works "
+                        "meanwhile, and results appear as soon as they are in.", icon=":material/hourglass_top:")
+
+        notice()
 
 
 @st.cache_resource(show_spinner=False)

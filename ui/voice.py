@@ -10,7 +10,7 @@ import streamlit as st
 from ser import config
 from ser.audio import AudioError, load_audio
 from ser.inference import voice_reference
-from ser.models import EmotionModel
+from ui.resources import require_models
 
 VOICE_STATE = "voice_reference"  # session key: {"digest", "speech_s", "reference": {model id: stats}}
 
@@ -21,7 +21,7 @@ def current_voice() -> tuple[str, dict[str, np.ndarray]] | None:
     return (voice["digest"], voice["reference"]) if voice else None
 
 
-def voice_panel(models: list[EmotionModel]) -> None:
+def voice_panel() -> None:
     """Record ~10 s of the visitor's voice; from then on every analysis in the session hears
     clips relative to it. Measured on corpora the models never heard: docs/experiments.md."""
     voice = st.session_state.get(VOICE_STATE)
@@ -41,7 +41,7 @@ def voice_panel(models: list[EmotionModel]) -> None:
             return
         try:
             audio = load_audio(recording.getvalue())
-            reference = voice_reference([audio], models)
+            reference = voice_reference([audio], require_models())
         except AudioError as err:
             st.error(f"Not calibrated: {err}")
             return
