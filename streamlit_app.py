@@ -11,11 +11,11 @@ st.set_page_config(page_title="Speech Emotion Studio", page_icon="🎙️", layo
 model_loader()  # the first visit starts loading the models in the background; every page draws at once
 
 pages = [
-    st.Page("pages/live.py", title="Live", icon="🎙️", default=True),
-    st.Page("pages/upload.py", title="Upload", icon="📁"),
-    st.Page("pages/compare.py", title="Compare models", icon="📊"),
-    st.Page("pages/dataset.py", title="Dataset", icon="🗂️"),
-    st.Page("pages/about.py", title="About", icon="ℹ️"),
+    st.Page("app_pages/live.py", title="Live", icon="🎙️", default=True),
+    st.Page("app_pages/upload.py", title="Upload", icon="📁"),
+    st.Page("app_pages/compare.py", title="Compare models", icon="📊"),
+    st.Page("app_pages/dataset.py", title="Dataset", icon="🗂️"),
+    st.Page("app_pages/about.py", title="About", icon="ℹ️"),
 ]
 page = st.navigation(pages)
 st.sidebar.markdown("### 🎙️ Speech Emotion Studio")

@@ -20,7 +20,7 @@ from ser.audio import to_wav_bytes
 from ui.analysis import KEPT_RESULTS
 from ui.resources import FUSED_NAME, short_name
 
-PAGES = Path(__file__).resolve().parent.parent / "pages"
+PAGES = Path(__file__).resolve().parent.parent / "app_pages"
 TIMEOUT_S = 120  # the first run loads and warms up every model on a shared 2-core machine
 EXAMPLE = sorted(config.EXAMPLES_DIR.glob("*.flac"))[-1]  # 03-01-05-...-03: angry, 4.4 s (has a timeline)
 

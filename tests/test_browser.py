@@ -258,9 +258,28 @@ def open_page(page: Page, name: str) -> None:
     wait_for(page, page.get_by_role("heading", name=heading).first, f"the {title} page", RESULT_S)
 
 
+def test_a_direct_link_opens_the_page_inside_the_app(browser):
+    """A fresh server whose first visitor follows a link to /upload gets the app's own
+    navigation and title, not Streamlit's folder-listing sidebar (which a ``pages/`` folder
+    beside the entry script would give until someone opens /)."""
+    with serve("streamlit-direct-link.log") as url:
+        context = browser.new_context(viewport=PROJECTOR)
+        try:
+            tab = context.new_page()
+            tab.goto(f"{url}/upload")
+            title, heading = PAGES["upload"]
+            wait_for(tab, tab.get_by_role("heading", name=heading).first, "the Upload page", RESULT_S)
+            sidebar = tab.locator("[data-testid='stSidebar']")
+            expect(sidebar, "the app's name in the sidebar").to_contain_text("Speech Emotion Studio")
+            links = sidebar.locator("[data-testid='stSidebarNav']").get_by_role("link")
+            expect(links, "the app's five pages, by their titles").to_contain_text(
+                [t for t, _ in PAGES.values()])
+            screenshot(tab, "direct-link-upload")
+        finally:
+            context.close()
+
+
 def test_upload_page_analyses_a_clip_and_explains_a_picture(page, app_url, tmp_path):
-    # Through the sidebar, as a user would: with a pages/ folder beside the entry script, a
-    # first visit straight to /upload runs the page on its own, without st.navigation.
     open_app(page, app_url)
     open_page(page, "upload")
     uploader = page.locator("[data-testid='stFileUploader']").first

@@ -16,7 +16,7 @@ from ser.audio import to_wav_bytes
 from ser.cards import read_cards
 from ui.resources import FUSED_NAME, short_name
 
-PAGE = Path(__file__).resolve().parent.parent / "pages" / "live.py"
+PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "live.py"
 TIMEOUT_S = 120  # the first run loads and warms up every model on a shared 2-core machine
 EXAMPLE = config.EXAMPLES_DIR / "03-01-05-02-01-01-03.flac"
 
