@@ -321,6 +321,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from ser.models import export_heads
+
+    folders = model_folders(Path(args.models))
+    if not folders:
+        raise UserError(f"{args.models}: no models found (expected folders holding card.json)")
+    for folder in folders:
+        for path in export_heads(folder):
+            print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
 # --- parser -------------------------------------------------------------------------------
 def _md5(value: str) -> str:
     if not MD5_RE.match(value):
@@ -407,6 +419,13 @@ def _add_models(commands) -> None:
     listing.add_argument("--models", default=str(config.MODELS_DIR), metavar="DIR",
                          help="models folder (default: %(default)s)")
     listing.set_defaults(func=cmd_models)
+
+    export = commands.add_parser("export-onnx", help="export every model's heads to ONNX again from "
+                                                     "their safetensors (training writes them; nothing "
+                                                     "is retrained)")
+    export.add_argument("--models", default=str(config.MODELS_DIR), metavar="DIR",
+                        help="models folder (default: %(default)s)")
+    export.set_defaults(func=cmd_export_onnx)
 
 
 def build_parser() -> argparse.ArgumentParser:
