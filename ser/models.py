@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # training and exporting need torch; loading for inference do
 
 HEAD_FILE = "head.safetensors"
 VOICE_HEAD_FILE = "voice_head.safetensors"  # the head calibrated to a speaker's voice
-EXPORT_HINT = "run `python -m ser export-onnx`"
+EXPORT_HINT = "run `python -m ser export-onnx --heads`"
 
 
 class ModelError(RuntimeError):

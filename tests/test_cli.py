@@ -23,8 +23,9 @@ SR = config.SAMPLE_RATE
 SHIPPED_IDS = [p.name for p in model_folders(config.MODELS_DIR)]
 HELP_LIMIT_S = 5.0  # measured 0.4 s; generous because the test machine is shared
 HEAVY_MODULES = ("torch", "transformers", "librosa", "onnxruntime", "sklearn", "pandas", "scipy")
-# What predict must not load: data-set and scoring tools, ~0.3-1 s of CPU each at every cold start.
-PREDICT_NEVER_LOADS = ("pandas", "sklearn")
+# What predict must not load: data-set and scoring tools, ~0.3-1 s of CPU each at every cold start,
+# and PyTorch and transformers (3.6 s): inference runs ONNX Runtime.
+PREDICT_NEVER_LOADS = ("pandas", "sklearn", "torch", "transformers")
 
 
 def json_lines(text: str) -> list[dict]:

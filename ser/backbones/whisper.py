@@ -1,4 +1,5 @@
-"""Whisper encoders (tiny.en, base) in PyTorch through transformers.
+"""Whisper encoders (tiny.en, base) in PyTorch through transformers: for training, and
+to export the ONNX encoder that inference runs (``whisper_onnx``).
 
 ``_encoder_state_dict`` renames the bundled CTranslate2 weights (``whisper_common``)
 onto transformers' ``WhisperEncoder``.
@@ -10,6 +11,9 @@ audio longer than 30 s is encoded in consecutive 30 s chunks.
 """
 
 from __future__ import annotations
+
+import logging
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,8 +33,12 @@ from ser.backbones.whisper_common import (
     log_mel,
     read_bundled_checkpoint,
 )
+from ser.onnx_export import export_onnx
 
 CT2_SPEC = "WhisperSpec"
+EXPORT_MEL_FRAMES = 400  # the example input's length (4 s); the export's length is dynamic
+
+log = logging.getLogger(__name__)
 
 
 class WhisperEncoderBackbone:
@@ -173,3 +181,26 @@ def _encoder_state_dict(variables: dict[str, np.ndarray], n_layers: int) -> dict
         raise ValueError(f"checkpoint tensors with no place in WhisperEncoder: {sorted(unused)}")
     return state
 
+
+class _HiddenStates(torch.nn.Module):
+    """``encoder_hidden_states`` of one log-mel ``(1, 80, 2 * T)`` -> ``(n_layers + 1, T, d_model)``:
+    the encoder in the form the ONNX exporter takes."""
+
+    def __init__(self, encoder: WhisperEncoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return encoder_hidden_states(self.encoder, mel)[:, 0]
+
+
+def export_encoder_onnx(variant: str, path: Path) -> Path:
+    """Export ``variant``'s encoder, built from its bundled checkpoint as ``WhisperEncoderBackbone``
+    builds it, to ONNX at ``path``: input ``mel`` float32 ``(1, 80, 2 * T)``, output
+    ``hidden_states`` float32 ``(n_layers + 1, T, d_model)``, T from 1 to 1500."""
+    spec = VARIANTS[variant]
+    log.warning("exporting the %s encoder to ONNX Runtime (once per checkpoint): %s", spec.model_id, path)
+    n_frames = torch.export.Dim("n_frames", min=1, max=MAX_POSITIONS)
+    module = _HiddenStates(load_encoder(read_bundled_checkpoint(spec), spec))
+    return export_onnx(module, torch.zeros(1, N_MELS, EXPORT_MEL_FRAMES), {2: 2 * n_frames}, path,
+                       "mel", "hidden_states", {"model_id": spec.model_id, "checkpoint_sha256": spec.sha256})
