@@ -11,16 +11,16 @@ from pathlib import Path
 from ser import config
 
 
-def session(path: Path, threads: int = config.ONNX_THREADS):
+def session(path: Path, threads: int | None = None):
     """An ``onnxruntime.InferenceSession`` of the model at ``path`` on the CPU, on ``threads``
-    threads that sleep rather than spin while waiting for work.
+    threads (default ``config.ONNX_THREADS``) that sleep rather than spin while waiting for work.
 
     Raises ``ValueError`` when the file is missing or not a model ONNX Runtime can run.
     """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = threads or config.ONNX_THREADS
     options.inter_op_num_threads = 1
     # Spinning threads burn a core between operations; on 2 shared cores that slows whatever
     # else runs (the other models, the app) more than it speeds up this one.
