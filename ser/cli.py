@@ -39,6 +39,7 @@ EXIT_INTERRUPTED = 130  # shell convention for Ctrl-C
 MIN_SESSION_FILES = 3
 MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 CHECKPOINT_KINDS = tuple(k for k, e in REGISTRY.items() if e.checkpoint_choice)  # --backbone picks weights
+WHISPER_ONNX_FACTORY = "ser.backbones.whisper_onnx:whisper_backbone"  # backbones with an exported encoder
 
 
 class UserError(Exception):
@@ -148,15 +149,15 @@ def _load_data(data_dir: str, only: list[str] | None = None):
 
 
 def _one_torch_thread() -> None:
-    """Run PyTorch on one thread for inference.
+    """Run PyTorch on one thread for inference, where a backbone fell back to it (inference
+    runs ONNX Runtime and loads PyTorch only then; call this after loading the models).
 
     The models run a clip as a chain of small operations, where a second thread
     gains little and waits a lot whenever the other core is busy: on 2 shared cores
     one thread analysed a 4 s clip 3-10x faster than the default two.
     """
-    import torch
-
-    torch.set_num_threads(1)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
 
 
 def _check_backbone(args: argparse.Namespace) -> None:
@@ -235,11 +236,12 @@ def cmd_cv(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ser.evaluation import evaluate_models
 
-    _one_torch_thread()
     data = _load_data(args.data)  # first: a wrong folder is reported before the models load
     from ser.reports import read_fusion
 
-    reports = evaluate_models(data, _load_models(args.models), read_fusion(Path(args.models)))
+    models = _load_models(args.models)
+    _one_torch_thread()
+    reports = evaluate_models(data, models, read_fusion(Path(args.models)))
     if args.json:
         print(json.dumps(reports, indent=2))
         return EXIT_OK
@@ -261,8 +263,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ser.inference import analyse
     from ser.reports import read_fusion
 
-    _one_torch_thread()
     models = _load_models(args.models)
+    _one_torch_thread()
     fusion = read_fusion(Path(args.models))
     voice = _voice(args, models)
     failed = 0
@@ -318,6 +320,27 @@ def cmd_models(args: argparse.Namespace) -> int:
         except CardError as err:
             lines = [f"{folder.name}: unreadable card ({err})"]
         print("\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from ser.backbones.whisper_onnx import ensure_exported
+    from ser.models import export_heads
+
+    folders = model_folders(Path(args.models))
+    if not folders:
+        raise UserError(f"{args.models}: no models found (expected folders holding card.json)")
+    try:
+        cards = [read_card(folder) for folder in folders]
+    except CardError as err:
+        raise UserError(str(err)) from None
+    kinds = {card.backbone.kind for card in cards}
+    for kind in sorted(k for k in kinds if k in REGISTRY and REGISTRY[k].factory == WHISPER_ONNX_FACTORY):
+        print(f"{kind}: {ensure_exported(REGISTRY[kind].params['variant'])}", file=sys.stderr)
+    if args.heads:
+        for folder in folders:
+            for path in export_heads(folder):
+                print(f"wrote {path}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -407,6 +430,15 @@ def _add_models(commands) -> None:
     listing.add_argument("--models", default=str(config.MODELS_DIR), metavar="DIR",
                          help="models folder (default: %(default)s)")
     listing.set_defaults(func=cmd_models)
+
+    export = commands.add_parser("export-onnx", help="the ONNX files inference runs: export the Whisper "
+                                                     "encoder the models use, once per checkpoint")
+    export.add_argument("--models", default=str(config.MODELS_DIR), metavar="DIR",
+                        help="models folder (default: %(default)s)")
+    export.add_argument("--heads", action="store_true",
+                        help="also export every model's heads again from their safetensors "
+                             "(training writes them; nothing is retrained)")
+    export.set_defaults(func=cmd_export_onnx)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ import numpy as np
 from ser import audio as audio_io
 from ser import config
 
-if TYPE_CHECKING:  # scoring saved models needs torch; folds and reports do not
+if TYPE_CHECKING:  # scoring saved models loads them; folds and reports do not
     from ser.models import EmotionModel
 
 N_FOLDS = 5

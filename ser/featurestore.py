@@ -64,7 +64,7 @@ def load_training_clip(path: str | Path) -> np.ndarray:
 
 
 def dataset_statistics(backbone: Backbone, paths, progress: bool = True) -> np.ndarray:
-    """Clip statistics of each file in ``paths`` (``heads.clip_statistics``), float32
+    """Clip statistics of each file in ``paths`` (``onnx_heads.clip_statistics``), float32
     ``(n_clips, n_layers, 2 * dim)``.
 
     Kept in one ``.npy`` per backbone and list of files (names, sizes and modification
@@ -73,7 +73,7 @@ def dataset_statistics(backbone: Backbone, paths, progress: bool = True) -> np.n
     """
     from tqdm import tqdm
 
-    from ser.heads import clip_statistics
+    from ser.onnx_heads import clip_statistics
 
     paths = [str(p) for p in paths]
     listing = "\n".join(f"{p}:{Path(p).stat().st_size}:{Path(p).stat().st_mtime_ns}" for p in paths)

@@ -1,7 +1,8 @@
-"""Downstream heads: small PyTorch models from a clip's backbone statistics to emotions.
+"""Downstream heads: small PyTorch models from a clip's backbone statistics to emotions,
+for training and evaluation; inference runs their ONNX exports (``ser.onnx_heads``).
 
 A clip's frames ``(n_layers, n_frames, dim)`` are summarised per layer by their mean
-and standard deviation over time (``clip_statistics``): ``(n_layers, 2 * dim)``.
+and standard deviation over time (``onnx_heads.clip_statistics``): ``(n_layers, 2 * dim)``.
 The head standardises each layer's statistics with training-set moments, learns a
 softmax-weighted sum of layers (SUPERB style) and classifies with a one-hidden-layer
 MLP. Pooling first makes training on thousands of clips from several corpora take
@@ -12,10 +13,13 @@ seconds on two cores, and lets a speaker's statistics be subtracted
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+from ser.onnx_export import export_onnx
 
 
 @dataclass(frozen=True)
@@ -28,12 +32,6 @@ class HeadConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def clip_statistics(frames: np.ndarray) -> np.ndarray:
-    """Mean and std over time of each layer: ``(L, T, D)`` -> float32 ``(L, 2 * D)``."""
-    frames = np.asarray(frames, dtype=np.float32)
-    return np.concatenate([frames.mean(axis=1), frames.std(axis=1)], axis=-1)
 
 
 class EmotionHead(nn.Module):
@@ -84,3 +82,10 @@ class HeadEnsemble(nn.Module):
         with torch.inference_mode():
             probs = self(torch.from_numpy(stats[None] if single else stats)).numpy()
         return probs[0] if single else probs
+
+
+def export_head_onnx(head: HeadEnsemble, path: Path, metadata: dict[str, str]) -> Path:
+    """Write ``head`` as ONNX to ``path``: input ``stats`` float32 ``(batch, n_layers, 2 * dim)``,
+    output ``probs`` float32 ``(batch, n_classes)``, any batch size; ``metadata`` goes with it."""
+    example = torch.zeros(2, head.config.n_layers, 2 * head.config.dim)  # batch 2: 1 would be fixed
+    return export_onnx(head, example, {0: torch.export.Dim("batch")}, path, "stats", "probs", metadata)

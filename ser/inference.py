@@ -220,7 +220,7 @@ def warm_up(models: list[EmotionModel]) -> None:
     """Analyse two seconds of a synthetic voiced sound with every model.
 
     The first call of each backbone pays for lazy set-up (the ONNX Runtime
-    session, PyTorch kernels, librosa's filter banks and compiled helpers); doing it
+    sessions, librosa's import, filter banks and compiled helpers); doing it
     at load time keeps that cost away from the user's first clip.
     """
     times_s = np.arange(2 * config.SAMPLE_RATE) / config.SAMPLE_RATE

@@ -1,37 +1,53 @@
 """A trained emotion model: a backbone, a head, and the card that describes them.
 
-On disk a model is a folder ``models/<id>/`` with ``head.safetensors`` (weights
-only: loading cannot run code) and ``card.json`` (``ser.cards.ModelCard``).
+On disk a model is a folder ``models/<id>/`` with ``head.safetensors`` (the trained
+weights, for training and evaluation in PyTorch; weights only: loading cannot run
+code), ``head.onnx`` (the same head exported for inference, which runs it with ONNX
+Runtime and never imports PyTorch), the same pair for the voice-calibrated head
+where the model has one, and ``card.json`` (``ser.cards.ModelCard``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from ser import config
 from ser.backbones import Backbone, get_backbone
 from ser.cards import CardError, ModelCard, model_folders, read_card, write_card
-from ser.heads import HeadConfig, HeadEnsemble, clip_statistics
+from ser.onnx_heads import OnnxHead, clip_statistics
+
+if TYPE_CHECKING:  # training and exporting need torch; loading for inference does not
+    from ser.heads import HeadEnsemble
 
 HEAD_FILE = "head.safetensors"
 VOICE_HEAD_FILE = "voice_head.safetensors"  # the head calibrated to a speaker's voice
+EXPORT_HINT = "run `python -m ser export-onnx --heads`"
 
 
 class ModelError(RuntimeError):
     """A model folder that cannot be loaded; the message says which and why."""
 
 
+class Head(Protocol):
+    """What inference asks of a head: ``ser.onnx_heads.OnnxHead`` when loaded from disk,
+    ``ser.heads.HeadEnsemble`` straight from training."""
+
+    def predict_proba(self, stats: np.ndarray) -> np.ndarray:
+        """Probabilities ``(n_classes,)`` of one clip's statistics ``(n_layers, 2 * dim)``."""
+
+
 @dataclass
 class EmotionModel:
     card: ModelCard
-    head: HeadEnsemble
+    head: Head
     backbone: Backbone
-    voice_head: HeadEnsemble | None = None  # reads statistics minus the speaker's mean
+    voice_head: Head | None = None  # reads statistics minus the speaker's mean
 
     @property
     def id(self) -> str:
@@ -70,25 +86,79 @@ class EmotionModel:
         return np.mean([clip_statistics(self.frames(p)) for p in pieces], axis=0)
 
 
+def onnx_file(weights_file: str) -> str:
+    """The export's file name beside a head's weights: ``head.safetensors`` -> ``head.onnx``."""
+    return str(Path(weights_file).with_suffix(".onnx"))
+
+
 def save_model(folder: Path, head: HeadEnsemble, card: ModelCard,
                voice_head: HeadEnsemble | None = None) -> Path:
-    """Write ``head.safetensors`` (and ``voice_head.safetensors``) and ``card.json`` into
-    ``folder``; returns the folder."""
+    """Write each head's weights (``head.safetensors``, ``voice_head.safetensors``) and its
+    ONNX export (``head.onnx``, ``voice_head.onnx``), and ``card.json``, into ``folder``;
+    returns the folder."""
+    from safetensors.torch import save_file
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for module, name in ((head, HEAD_FILE), (voice_head, VOICE_HEAD_FILE)):
         if module is not None:
             state = {k: v.contiguous() for k, v in module.state_dict().items()}
             save_file(state, folder / name, metadata={"model_id": card.id})
+            _export_head(module, folder / name, card)
     write_card(folder, card)
     return folder
 
 
-def _load_head(path: Path, card: ModelCard) -> HeadEnsemble:
+def export_heads(folder: Path) -> list[Path]:
+    """Export the heads of the model in ``folder`` to ONNX again from their safetensors (as
+    ``save_model`` does after training; nothing is retrained); returns the files written."""
+    card = read_card(folder)
+    names = (HEAD_FILE, VOICE_HEAD_FILE) if card.voice else (HEAD_FILE,)
+    return [_export_head(torch_head(Path(folder) / name, card), Path(folder) / name, card) for name in names]
+
+
+def torch_head(weights: Path, card: ModelCard) -> HeadEnsemble:
+    """The PyTorch head (eval mode) whose safetensors are at ``weights``, shaped as ``card`` says."""
+    from safetensors.torch import load_file
+
+    from ser.heads import HeadConfig, HeadEnsemble
+
     head = HeadEnsemble(HeadConfig(**card.head["config"]), card.head["n_members"])
     # strict: a head whose tensors do not match its card must not load half-initialised
-    head.load_state_dict(load_file(path), strict=True)
+    head.load_state_dict(load_file(weights), strict=True)
     return head.eval()
+
+
+def _export_head(head: HeadEnsemble, weights: Path, card: ModelCard) -> Path:
+    """Export ``head``, whose weights were saved at ``weights``, beside them as ONNX."""
+    from ser.heads import export_head_onnx
+
+    metadata = {
+        "model_id": card.id,
+        "weights_sha256": _sha256(weights),
+        "head": json.dumps({"config": head.config.to_dict(), "n_members": len(head.members)}),
+        "temperature": repr(float(head.temperature)),
+    }
+    return export_head_onnx(head, weights.parent / onnx_file(weights.name), metadata)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _load_head(weights: Path, card: ModelCard) -> OnnxHead:
+    """The ONNX export of the head whose weights are at ``weights``, checked against them and
+    against the card: a stale or foreign export must not run."""
+    path = weights.parent / onnx_file(weights.name)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.name} is missing; {EXPORT_HINT}")
+    head = OnnxHead(path)
+    if head.metadata.get("weights_sha256") != _sha256(weights):
+        raise ValueError(f"{path.name} was exported from other weights than {weights.name}; {EXPORT_HINT}")
+    expected = {"config": card.head.get("config"), "n_members": card.head.get("n_members")}
+    if head.shape != expected:
+        raise ValueError(f"{weights.name} holds a head of {head.shape}, its card says {expected}")
+    return head
 
 
 def load_model(folder: Path) -> EmotionModel:
@@ -101,7 +171,7 @@ def load_model(folder: Path) -> EmotionModel:
     try:
         head = _load_head(folder / HEAD_FILE, card)
         voice_head = _load_head(folder / VOICE_HEAD_FILE, card) if card.voice else None
-    except (OSError, SafetensorError, KeyError, TypeError, RuntimeError) as err:
+    except (OSError, ValueError, KeyError) as err:
         raise ModelError(f"{folder}: the head does not load ({type(err).__name__}: {err})") from err
     try:
         backbone = get_backbone(card.backbone.kind, card.backbone.checkpoint)

@@ -1,6 +1,6 @@
 """Training heads on clip statistics, and cross-validation over any folds.
 
-Inputs are clip statistics ``(n_clips, n_layers, 2 * dim)`` (``heads.clip_statistics``),
+Inputs are clip statistics ``(n_clips, n_layers, 2 * dim)`` (``onnx_heads.clip_statistics``),
 labels as indices into ``config.EMOTIONS`` and a boolean ``allowed`` mask
 ``(n_clips, n_classes)``: the classes a clip's corpus can name. Logits outside the
 mask are ignored in the loss, so a corpus without "calm" or "disgust" never teaches

@@ -1,4 +1,4 @@
-"""The model commands of ``python -m ser``: predict, models, evaluate, cv, train.
+"""The model commands of ``python -m ser``: predict, models, evaluate, cv, train, export-onnx.
 
 Most run in-process through ``main`` (the backbones then load once per test session);
 start-up cost is checked in a subprocess.
@@ -23,8 +23,9 @@ SR = config.SAMPLE_RATE
 SHIPPED_IDS = [p.name for p in model_folders(config.MODELS_DIR)]
 HELP_LIMIT_S = 5.0  # measured 0.4 s; generous because the test machine is shared
 HEAVY_MODULES = ("torch", "transformers", "librosa", "onnxruntime", "sklearn", "pandas", "scipy")
-# What predict must not load: data-set and scoring tools, ~0.3-1 s of CPU each at every cold start.
-PREDICT_NEVER_LOADS = ("pandas", "sklearn")
+# What predict must not load: data-set and scoring tools, ~0.3-1 s of CPU each at every cold start,
+# and PyTorch and transformers (3.6 s): inference runs ONNX Runtime.
+PREDICT_NEVER_LOADS = ("pandas", "sklearn", "torch", "transformers")
 
 
 def json_lines(text: str) -> list[dict]:
@@ -161,6 +162,28 @@ def test_models_lists_backbone_source_and_measured_figures(capsys):
         for report in card.transfer.values():
             assert f"UAR {report['uar']:.3f}" in out
         assert f"RAVDESS folds by actor, 8 emotions: UAR {card.ravdess_uar:.3f}" in out
+
+
+# --- export-onnx ----------------------------------------------------------------------------
+def test_export_onnx_rebuilds_the_shipped_heads_byte_for_byte(tmp_path, capsys):
+    """The shipped exports are what their safetensors export to: nothing retrained, nothing drifted."""
+    import shutil
+
+    models_dir = tmp_path / "models"
+    shutil.copytree(config.MODELS_DIR / "mfcc", models_dir / "mfcc")
+    for path in models_dir.glob("mfcc/*.onnx"):
+        path.unlink()
+    assert main(["export-onnx", "--models", str(models_dir), "--heads"]) == 0
+    written = sorted(p.name for p in models_dir.glob("mfcc/*.onnx"))
+    assert written == ["head.onnx", "voice_head.onnx"]
+    for name in written:
+        assert (models_dir / "mfcc" / name).read_bytes() == (config.MODELS_DIR / "mfcc" / name).read_bytes()
+    assert capsys.readouterr().err.count("wrote ") == 2
+
+
+def test_export_onnx_without_models_is_a_user_error(tmp_path, capsys):
+    assert main(["export-onnx", "--models", str(tmp_path)]) == 2
+    assert "no models found" in capsys.readouterr().err
 
 
 # --- evaluate -------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ from transformers import HubertConfig, HubertModel, Wav2Vec2Config, Wav2Vec2Feat
 from ser import config
 from ser.backbones import get_backbone
 from ser.cards import BackboneInfo, ModelCard
-from ser.heads import HeadConfig, clip_statistics
+from ser.heads import HeadConfig
 from ser.models import load_model, save_model
+from ser.onnx_heads import clip_statistics
 from ser.training import TrainConfig, fit_ensemble
 
 SR = config.SAMPLE_RATE

