@@ -36,6 +36,10 @@ def export_onnx(module: torch.nn.Module, example: torch.Tensor, dynamic: dict, p
             program = torch.onnx.export(module.eval(), (example,), input_names=[input_name],
                                         output_names=[output_name], dynamic_shapes=(dynamic,),
                                         external_data=False, verbose=False)
+        # Each node records the source paths and lines it was traced from: they would name
+        # this checkout's folder and make the file differ from one checkout to the next.
+        for node in program.model.graph.all_nodes():
+            node.metadata_props.clear()
         program.model.metadata_props.update(metadata)
         program.save(tmp)
         tmp.replace(path)  # atomic: a killed export never leaves a truncated model behind
