@@ -65,8 +65,9 @@ lines = [f"- **{card.backbone.name}** (`{card.backbone.id}`): {card.backbone.sou
          for card in read_cards()]
 st.markdown("\n".join(lines) + """
 
-librosa, which computes the hand-crafted features, is ISC-licensed; the Whisper encoder runs
-in PyTorch through transformers (Apache-2.0), its weights read from the CTranslate2 file;
-ONNX Runtime, which runs WakeHuBERT-tiny, is MIT-licensed.
+librosa, which computes the hand-crafted features, is ISC-licensed. The Whisper encoder is
+built in PyTorch through transformers (Apache-2.0) from the CTranslate2 file's weights and
+exported once to ONNX; ONNX Runtime (MIT), which runs it, WakeHuBERT-tiny and the trained
+heads, does the listening.
 The trained heads in `models/` are derived from RAVDESS (CC BY-NC-SA 4.0), ASED and EMOVO,
 so they carry RAVDESS's non-commercial, share-alike terms and are for research use.""")

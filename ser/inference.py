@@ -8,16 +8,13 @@ prediction pools all of its frames and each timeline window pools its own slice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ser import audio as audio_io
 from ser import calibration, config, reports, speakers
+from ser.models import EmotionModel
 from ser.reports import FUSED
-
-if TYPE_CHECKING:  # the models import PyTorch: the pages draw before they load
-    from ser.models import EmotionModel
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import soxr
@@ -27,9 +27,7 @@ import soxr
 from ser import audio as audio_io
 from ser import config
 from ser.inference import ClipAnalysis, analyse, analyse_frames
-
-if TYPE_CHECKING:  # the models import PyTorch: the pages draw before they load
-    from ser.models import EmotionModel
+from ser.models import EmotionModel
 
 SAMPLE_RATE = config.SAMPLE_RATE
 

@@ -190,7 +190,7 @@ def test_a_model_that_does_not_load_is_a_message(monkeypatch):
     def broken():
         raise ser.models.ModelError("models/mfcc: the head does not load (size mismatch)")
 
-    monkeypatch.setattr(ser.models, "load_models", broken)  # the loader imports it when it runs
+    monkeypatch.setattr(ui.resources, "load_models", broken)
     ui.resources.model_loader.clear()
     try:
         at = run_page("upload.py")

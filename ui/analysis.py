@@ -9,7 +9,6 @@ import json
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,13 +18,12 @@ import streamlit as st
 from ser import config, plots
 from ser.audio import AudioError, load_audio, to_wav_bytes
 from ser.inference import FUSED, ClipAnalysis, Prediction, analyse
+from ser.models import EmotionModel
 from ui.charts import show_figure
 from ui.resources import get_fusion, model_names, require_models
 from ui.voice import current_voice
 from ui.text import plain
 
-if TYPE_CHECKING:  # the models import PyTorch: the pages draw before they load
-    from ser.models import EmotionModel
 
 UPLOAD_FORMATS = "wav, flac, mp3, ogg, m4a, webm"
 EMOTION_EMOJI = {"neutral": "😐", "calm": "😌", "happy": "😄", "sad": "😢", "angry": "😠",

@@ -4,7 +4,6 @@ the audience sees for them."""
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -12,11 +11,9 @@ from ser import config
 from ser.backbones import REGISTRY
 from ser.cards import ModelCard
 from ser.dataset import DatasetIndex, index_dataset
-from ser.inference import FUSED
+from ser.inference import FUSED, warm_up
+from ser.models import EmotionModel, load_models
 from ser.reports import read_fusion
-
-if TYPE_CHECKING:  # the models import PyTorch: the pages draw before they load
-    from ser.models import EmotionModel
 
 DATASET_INDEX_TTL_S = 300  # re-scan a data folder after this, so added files show up
 FUSED_NAME = "All models"
@@ -35,11 +32,6 @@ class ModelLoader:
         threading.Thread(target=self._load, name="ser-load-models", daemon=True).start()
 
     def _load(self) -> None:
-        # Imported here: PyTorch and the backbones' packages take seconds to import, on this
-        # thread rather than before the first page draws.
-        from ser.inference import warm_up
-        from ser.models import load_models
-
         try:
             models = load_models()
             warm_up(models)  # the first clip a user analyses is then as fast as the rest
