@@ -6,6 +6,7 @@ This file only declares the pages; each page lays out widgets and calls ``ser``.
 import streamlit as st
 
 from ui.resources import loading_notice, model_loader
+from ui.stream import note_page_shown
 
 st.set_page_config(page_title="Speech Emotion Studio", page_icon="🎙️", layout="wide")
 model_loader()  # the first visit starts loading the models in the background; every page draws at once
@@ -18,6 +19,7 @@ pages = [
     st.Page("app_pages/about.py", title="About", icon="ℹ️"),
 ]
 page = st.navigation(pages)
+note_page_shown(page.url_path)
 st.sidebar.markdown("### 🎙️ Speech Emotion Studio")
 st.sidebar.caption("What do the models hear in a voice?")
 loading_notice()

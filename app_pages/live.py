@@ -12,9 +12,11 @@ from ser import config, plots
 from ser.live import LiveRecording, RollingAnalysis, TakeAnalyser, WindowResult
 from ui.analysis import RESULT_KEY, decode, render_analysis, show_clip, verdicts_html
 from ui.resources import get_fusion, model_names, models_loaded, require_models
+from ui.stream import keep_stream_on_page
 from ui.voice import current_voice, voice_panel
 
 RESULT_STATE = "live_result"  # session key: the latest take or recording, shown under the tabs
+STREAM_KEY = "live-mic"  # the stream component's key (its context in session state)
 CLIP_STATE = "live_clip_id"  # session key: the recording last analysed, so a rerun does not redo it
 VERDICT_HEIGHT_PX = 270  # the live reading's box: fixed, so the page does not jump as it updates
 
@@ -202,8 +204,9 @@ def continuous() -> None:
     st.markdown("Press **START**, allow the microphone, and speak. Press **STOP** to analyse the whole take.")
     # Drawn whether or not the models are in: a START while they load streams, and the
     # readings begin once they are.
+    keep_stream_on_page(STREAM_KEY)
     ctx = webrtc_streamer(
-        key="live-mic",
+        key=STREAM_KEY,
         mode=WebRtcMode.SENDONLY,
         rtc_configuration={"iceServers": config.ice_servers()},
         media_stream_constraints=MEDIA_CONSTRAINTS,
