@@ -119,22 +119,28 @@ def test_concurrent_push_and_read_lose_nothing():
     recording = LiveRecording()
     frames = sine_frames(500)  # 10 s
     reads, errors = [], []
-    done = threading.Event()
+    done, reading = threading.Event(), threading.Event()
 
     def producer():
+        reading.wait(timeout=10)  # on a busy machine the reader may start late: push alongside it
         for i in range(0, len(frames), 3):  # batches, as the queued callback gets them
             recording.push(frames[i:i + 3])
         done.set()
 
     def reader():
         try:
-            while not done.is_set():
+            while True:
+                finished = done.is_set()  # read once more after the last push
                 window = recording.latest(3.0)
                 reads.append(len(window))
+                reading.set()
                 assert window.dtype == np.float32 and len(window) <= 3 * config.SAMPLE_RATE
                 recording.take()
+                if finished:
+                    break
         except AssertionError as err:
             errors.append(err)
+            reading.set()
 
     threads = [threading.Thread(target=producer), threading.Thread(target=reader)]
     for thread in threads:
@@ -142,7 +148,6 @@ def test_concurrent_push_and_read_lose_nothing():
     for thread in threads:
         thread.join(timeout=30)
     assert not errors
-    assert reads, "the reader never ran"
 
     reference = LiveRecording()
     reference.push(frames)
