@@ -4,10 +4,11 @@ Every corpus becomes rows with the columns in ``COLUMNS``: the file, the corpus,
 a speaker id unique across corpora, gender, language, the emotion in the
 project's label space (``config.EMOTIONS``), the corpus's own label, and the
 sentence (which text was read: ASED ties most texts to one emotion, see ``ased``).
-Labels come from file names alone, so indexing never decodes audio.
+Labels come from file names, or from the ``labels.csv`` a corpus ships with, so
+indexing never decodes audio.
 
-To add a corpus: write ``parse_x(path) -> dict`` for one file name and add one
-``Corpus`` entry to ``CORPORA``.
+To add a corpus: write ``parse_x(path) -> dict`` for one file name (or ship a
+``labels.csv`` with ``LABELS_COLUMNS``) and add one ``Corpus`` entry to ``CORPORA``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 
 COLUMNS = ("path", "corpus", "speaker", "gender", "language", "emotion", "orig_label", "sentence",
            "common_sentence")
-AUDIO_SUFFIXES = (".wav", ".flac")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus")
+LABELS_FILE = "labels.csv"  # path (relative to the corpus folder), speaker, emotion, gender, …
+LABELS_COLUMNS = ("path", "speaker", "emotion", "gender", "orig_label", "sentence", "common_sentence")
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,12 @@ class Corpus:
     citation: str
     licence: str
     folder_pattern: str  # regex on a speaker folder's name: how a corpus folder is recognised
-    parse: Callable[[Path], dict]  # one file -> speaker, gender, emotion, orig_label, sentence
+    # One file -> speaker, gender, emotion, orig_label, sentence; None: the folder's labels.csv says.
+    parse: Callable[[Path], dict] | None = None
+    # Share of the training loss next to a corpus of weight 1 (each corpus weighs the same
+    # whatever its size): lower for a corpus of very few voices, which would otherwise teach
+    # the head those voices.
+    weight: float = 1.0
 
 
 # --- RAVDESS: Actor_XX/03-01-EE-II-SS-RR-AA -------------------------------------------------
@@ -107,6 +115,20 @@ CORPORA: dict[str, Corpus] = {
         "Costantini G, Iaderola I, Paoloni A, Todisco M (2014). EMOVO Corpus: an Italian Emotional "
         "Speech Database. LREC 2014.",
         "research use", r"^emovo_[fm][1-3]$", parse_emovo),
+    "nemo": Corpus(
+        "nemo", "nEMO (Polish)", "pl", ("neutral", "happy", "sad", "angry", "fearful", "surprised"),
+        "Christop I (2024). nEMO: Dataset of Emotional Speech in Polish. LREC-COLING 2024.",
+        "CC BY-NC-SA 4.0", r"^nemo_[A-Z]{2}\d$"),
+    "tess": Corpus(
+        "tess", "TESS (English)", "en", ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised"),
+        "Pichora-Fuller MK, Dupuis K (2020). Toronto emotional speech set (TESS). Borealis. "
+        "https://doi.org/10.5683/SP2/E8H2MF",
+        "CC BY-NC-ND 4.0", r"^tess_(OAF|YAF)$", weight=0.5),  # two voices only
+    "emotiontts-ko": Corpus(
+        "emotiontts-ko", "EmotionTTS (Korean)", "ko", ("neutral", "happy", "sad", "angry"),
+        "emotiontts_open_db, SELVAS AI under KAIST (project No. 10080667). "
+        "https://github.com/emotiontts/emotiontts_open_db",
+        "CC BY-NC-SA 4.0, research use only", r"^ko_[a-z]{3}$"),
 }
 
 
@@ -159,14 +181,44 @@ def index_corpora(root: str | Path) -> CorpusIndex:
     rows, problems = [], []
     for corpus_id, folder in folders.items():
         corpus = CORPORA[corpus_id]
-        for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
-            try:
-                rows.append({"path": str(path), "corpus": corpus_id, "language": corpus.language,
-                             **corpus.parse(path)})
-            except ValueError as err:
-                problems.append(f"{corpus_id}/{path.relative_to(folder)}: {err}")
+        found, missed = (_from_labels(corpus, folder) if corpus.parse is None else _from_names(corpus, folder))
+        rows += [{"corpus": corpus_id, "language": corpus.language, **row} for row in found]
+        problems += [f"{corpus_id}/{p}" for p in missed]
     clips = pd.DataFrame(rows, columns=list(COLUMNS))
     return CorpusIndex(clips.sort_values(["corpus", "path"], ignore_index=True), problems)
+
+
+def _from_names(corpus: Corpus, folder: Path) -> tuple[list[dict], list[str]]:
+    """Rows of every audio file under ``folder`` whose name ``corpus.parse`` reads, and the rest."""
+    rows, problems = [], []
+    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
+        try:
+            rows.append({"path": str(path), **corpus.parse(path)})
+        except ValueError as err:
+            problems.append(f"{path.relative_to(folder)}: {err}")
+    return rows, problems
+
+
+def _from_labels(corpus: Corpus, folder: Path) -> tuple[list[dict], list[str]]:
+    """Rows of ``folder/labels.csv`` whose file exists and whose emotion the corpus holds, and the rest."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(folder / LABELS_FILE, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as err:
+        return [], [f"{LABELS_FILE}: {err}"]
+    if missing := set(LABELS_COLUMNS) - set(table.columns):
+        return [], [f"{LABELS_FILE}: no column {', '.join(sorted(missing))}"]
+    rows, problems = [], []
+    for row in table[list(LABELS_COLUMNS)].to_dict("records"):
+        path = folder / row["path"]
+        if row["emotion"] not in corpus.emotions:
+            problems.append(f"{row['path']}: emotion {row['emotion']!r} is not one of {', '.join(corpus.emotions)}")
+        elif not path.is_file():
+            problems.append(f"{row['path']}: listed in {LABELS_FILE} but missing")
+        else:
+            rows.append(row | {"path": str(path), "common_sentence": row["common_sentence"] == "True"})
+    return rows, problems
 
 
 def citations(corpus_ids) -> list[str]:

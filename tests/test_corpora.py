@@ -23,6 +23,13 @@ def corpora_root(tmp_path):
                  "ased-16k/ased_07/not-a-clip.flac",
                  "emovo-16k/emovo_f1/dis-f1-b1.flac", "emovo-16k/emovo_m3/neu-m3-l4.flac"):
         _touch(tmp_path / name)
+    _touch(tmp_path / "nemo-16k/nemo_EB0/EB0_anger_1.ogg")
+    _touch(tmp_path / "nemo-16k/nemo_EB0/EB0_joy_2.ogg")
+    (tmp_path / "nemo-16k/labels.csv").write_text(
+        "path,speaker,emotion,gender,language,orig_label,sentence,common_sentence,duration_s,source_path\n"
+        "nemo_EB0/EB0_anger_1.ogg,nemo_EB0,angry,F,pl,anger,lubię czytać,True,0.01,x.wav\n"
+        "nemo_EB0/EB0_joy_2.ogg,nemo_EB0,calm,F,pl,joy,lubię czytać,True,0.01,x.wav\n"
+        "nemo_EB0/EB0_gone_3.ogg,nemo_EB0,sad,F,pl,sadness,lubię czytać,True,0.01,x.wav\n")
     return tmp_path
 
 
@@ -61,12 +68,16 @@ def test_a_folder_of_corpora_is_indexed_into_one_table(corpora_root):
     index = index_corpora(corpora_root)
     clips = index.clips
     assert list(clips.columns) == list(COLUMNS)
-    assert clips["corpus"].tolist() == ["ased", "ased", "emovo", "emovo", "ravdess", "ravdess"]
-    assert clips["speaker"].tolist() == ["ased_07", "ased_07", "emovo_f1", "emovo_m3",
+    assert clips["corpus"].tolist() == ["ased", "ased", "emovo", "emovo", "nemo", "ravdess", "ravdess"]
+    assert clips["speaker"].tolist() == ["ased_07", "ased_07", "emovo_f1", "emovo_m3", "nemo_EB0",
                                          "ravdess_01", "ravdess_02"]
-    assert clips["language"].tolist() == ["am", "am", "it", "it", "en", "en"]
-    assert clips["emotion"].tolist() == ["angry", "neutral", "disgust", "neutral", "calm", "neutral"]
-    assert index.problems == ["ased/ased_07/not-a-clip.flac: expected E#-SS-RR-G-NN, e.g. a5-03-01-02-50"]
+    assert clips["language"].tolist() == ["am", "am", "it", "it", "pl", "en", "en"]
+    assert clips["emotion"].tolist() == ["angry", "neutral", "disgust", "neutral", "angry", "calm", "neutral"]
+    assert clips["common_sentence"].map(type).eq(bool).all()
+    assert index.problems == [
+        "ased/ased_07/not-a-clip.flac: expected E#-SS-RR-G-NN, e.g. a5-03-01-02-50",
+        "nemo/nemo_EB0/EB0_joy_2.ogg: emotion 'calm' is not one of neutral, happy, sad, angry, fearful, surprised",
+        "nemo/nemo_EB0/EB0_gone_3.ogg: listed in labels.csv but missing"]
 
 
 def test_one_corpus_folder_is_indexed_alone(corpora_root):
@@ -81,18 +92,23 @@ def test_a_folder_with_no_known_corpus_is_refused(tmp_path):
 
 
 @pytest.mark.needs_data
-def test_the_three_corpora_as_documented(corpora_dir):
+def test_the_six_corpora_as_documented(corpora_dir):
     index = index_corpora(corpora_dir)
     clips = index.clips
     assert index.problems == []
     counts = clips.groupby("corpus").agg(n=("path", "size"), speakers=("speaker", "nunique"))
-    assert counts.to_dict("index") == {"ased": {"n": 2470, "speakers": 65}, "emovo": {"n": 588, "speakers": 6},
-                                       "ravdess": {"n": 1200, "speakers": 20}}
+    # Counts from ../shared/data/README.md; the Korean set's voices nea/neb are ema/emb.
+    assert counts.to_dict("index") == {
+        "ased": {"n": 2470, "speakers": 65}, "emotiontts-ko": {"n": 300, "speakers": 13},
+        "emovo": {"n": 588, "speakers": 6}, "nemo": {"n": 4481, "speakers": 9},
+        "ravdess": {"n": 1200, "speakers": 20}, "tess": {"n": 2800, "speakers": 2}}
     for corpus_id, rows in clips.groupby("corpus"):
         assert set(rows["emotion"]) == set(CORPORA[corpus_id].emotions)
     ased = clips[clips["corpus"] == "ased"]
     assert ased["emotion"].value_counts().to_dict() == {"neutral": 521, "fearful": 510, "happy": 485,
                                                         "angry": 485, "sad": 469}
+    korean = clips[clips["corpus"] == "emotiontts-ko"]
+    assert not korean["common_sentence"].all() and korean["common_sentence"].any()  # one subset has a text confound
     # Labels from names agree with the corpus's own labels.csv.
     import pandas as pd
 
