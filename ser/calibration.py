@@ -2,7 +2,7 @@
 
 Both are fitted on out-of-fold probabilities of clips from corpora the model never
 heard (leave-one-corpus-out), never on its training data. Targets follow the
-corpus's label space (``evaluation.fold_absent``): where a corpus has no "calm",
+corpus's label space (``labels.fold_absent``): where a corpus has no "calm",
 a neutral clip counts as right when the model says neutral or calm.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ser import config
-from ser.evaluation import fold_absent
+from ser.labels import fold_absent
 
 EPS = 1e-9
 TEMPERATURE_RANGE = (0.25, 8.0)  # wider than any fit seen; bounds keep the search finite

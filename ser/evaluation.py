@@ -9,6 +9,7 @@ import numpy as np
 
 from ser import audio as audio_io
 from ser import config
+from ser.labels import fold_absent
 
 if TYPE_CHECKING:  # scoring saved models loads them; folds and reports do not
     from ser.models import EmotionModel
@@ -48,25 +49,6 @@ def corpus_folds(corpora) -> dict[str, np.ndarray]:
     """Leave-one-corpus-out: the clips of each corpus, tested by a model trained on the others."""
     corpora = np.asarray(corpora)
     return {corpus: np.flatnonzero(corpora == corpus) for corpus in np.unique(corpora)}
-
-
-def allowed_mask(corpora, corpus_emotions: dict[str, tuple[str, ...]],
-                 labels=config.EMOTIONS) -> np.ndarray:
-    """``(n_clips, n_classes)`` bool: the classes each clip's corpus can name."""
-    rows = {c: np.isin(labels, emotions) for c, emotions in corpus_emotions.items()}
-    return np.stack([rows[c] for c in corpora])
-
-
-def fold_absent(probs: np.ndarray, emotions: tuple[str, ...], labels=config.EMOTIONS) -> np.ndarray:
-    """Probabilities as a corpus with only ``emotions`` can score them: where it has no
-    "calm", calm's probability is added to "neutral" (RAVDESS's calm is a low-arousal
-    neutral); other classes it lacks keep their mass and count as wrong."""
-    probs = np.array(probs, dtype=np.float64)
-    labels = list(labels)
-    if "calm" in labels and "calm" not in emotions:
-        probs[:, labels.index("neutral")] += probs[:, labels.index("calm")]
-        probs[:, labels.index("calm")] = 0.0
-    return probs
 
 
 def expected_calibration_error(confidence, correct, n_bins: int = 10) -> float:
