@@ -41,17 +41,25 @@ class Calibration:
 
 
 @dataclass(frozen=True)
-class VoiceCalibration:
-    """The twin head that hears a clip relative to its speaker's mean (``ser.speakers``),
-    measured with each test speaker's mean taken over all their clips (a whole session)."""
+class ReadingMode:
+    """A head that reads a clip in the light of more than the clip (``ser.modes``): its own
+    calibration, how it measured, and the guard that sends it back to plain."""
 
     calibration: Calibration
     speaker_folds: dict | None = None
+    # Leave-one-corpus-out, calibrated, as the mode is used: {corpus: transfer report}.
     transfer: dict | None = None
+    # Its failure case, measured on left-out corpora: sessions of one speaker in one emotion,
+    # {"sessions": n, "mode": accuracy, "plain": accuracy on the same clips}.
+    one_emotion: dict | None = None
+    # The guard's settings: adapted {"shrink_clips", "min_variety"}; voice {"min_plain"}.
+    guard: dict = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, data: dict) -> VoiceCalibration:
-        return cls(Calibration(**data["calibration"]), data.get("speaker_folds"), data.get("transfer"))
+    def from_dict(cls, data: dict) -> ReadingMode:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known} | {
+            "calibration": Calibration(**data["calibration"])})
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,8 @@ class ModelCard:
     speaker_folds: dict | None = None
     # Leave-one-corpus-out, calibrated: {corpus: transfer report} or None.
     transfer: dict | None = None
-    voice: VoiceCalibration | None = None  # None: the model cannot be calibrated to a voice
+    adapted: ReadingMode | None = None  # None: the model cannot adapt to a setting
+    voice: ReadingMode | None = None  # None: the model cannot be calibrated to a voice
     citations: list[str] = field(default_factory=list)
 
     @property
@@ -92,7 +101,8 @@ class ModelCard:
         values = {k: v for k, v in data.items() if k in known}
         values["backbone"] = BackboneInfo(**data["backbone"])
         values["calibration"] = Calibration(**data.get("calibration", {}))
-        values["voice"] = VoiceCalibration.from_dict(data["voice"]) if data.get("voice") else None
+        for mode in ("adapted", "voice"):
+            values[mode] = ReadingMode.from_dict(data[mode]) if data.get(mode) else None
         return cls(**values)
 
 

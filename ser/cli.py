@@ -36,7 +36,6 @@ EXIT_OK = 0
 EXIT_SOME_FILES_FAILED = 1  # predict: the other files were still analysed
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # shell convention for Ctrl-C
-MIN_SESSION_FILES = 3
 MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 CHECKPOINT_KINDS = tuple(k for k, e in REGISTRY.items() if e.checkpoint_choice)  # --backbone picks weights
 WHISPER_ONNX_FACTORY = "ser.backbones.whisper_onnx:whisper_backbone"  # backbones with an exported encoder
@@ -267,10 +266,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     _one_torch_thread()
     fusion = read_fusion(Path(args.models))
     voice = _voice(args, models)
+    setting = _setting(args, models) if args.adapt else None
     failed = 0
     for path in args.files:
         try:
-            analysis = analyse(load_audio(path), models, fusion, voice)
+            analysis = analyse(load_audio(path), models, fusion, voice, setting)
         except AudioError as err:
             failed += 1
             if args.format == "json":
@@ -285,24 +285,41 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_SOME_FILES_FAILED if failed else EXIT_OK
 
 
-def _voice(args: argparse.Namespace, models) -> dict | None:
-    """The speaker's voice reference from --calibrate-with, or from every FILE with --session."""
-    from ser.audio import load_audio, message_for
-    from ser.inference import voice_reference
+def _setting(args: argparse.Namespace, models):
+    """Every FILE heard as one setting (``inference.hear``); files that do not load are left
+    out here and reported when they are analysed."""
+    from ser.audio import load_audio
+    from ser.inference import hear
+    from ser.modes import Setting
 
-    paths = args.calibrate_with or (args.files if args.session else None)
-    if not paths:
+    setting = Setting()
+    for path in args.files:
+        try:
+            hear(load_audio(path), models, setting)
+        except AudioError:
+            continue
+    return setting
+
+
+def _voice(args: argparse.Namespace, models):
+    """The speaker's plain voice from --calibrate-with, or None. A reference that does not
+    sound plain is refused with a warning, and the files are read plain."""
+    from ser.audio import load_audio, message_for
+    from ser.inference import NotPlainError, voice_reference
+
+    if not args.calibrate_with:
         return None
-    if args.session and len(paths) < MIN_SESSION_FILES:  # a clip minus its own mean is silence
-        raise UserError(f"--session needs at least {MIN_SESSION_FILES} recordings of the speaker")
     recordings = []
-    for path in paths:
+    for path in args.calibrate_with:
         try:
             recordings.append(load_audio(path))
-        except AudioError as err:
-            if args.calibrate_with:  # a reference the user chose must load
-                raise UserError(f"calibration: {message_for(path, err)}") from None
-    return voice_reference(recordings, models)
+        except AudioError as err:  # a reference the user chose must load
+            raise UserError(f"calibration: {message_for(path, err)}") from None
+    try:
+        return voice_reference(recordings, models)
+    except NotPlainError as err:
+        print(f"warning: not calibrated, reading plain. {err}", file=sys.stderr, flush=True)
+        return None
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -417,13 +434,16 @@ def _add_models(commands) -> None:
                               "for the fused verdict; text: readable lines")
     predict.add_argument("--models", default=str(config.MODELS_DIR), metavar="DIR",
                          help="models folder (default: %(default)s)")
-    voice = predict.add_mutually_exclusive_group()
-    voice.add_argument("--calibrate-with", nargs="+", metavar="REF",
-                       help="calibrate to the speaker's voice from these recordings of theirs "
-                            f"(at least {config.MIN_CALIBRATION_SPEECH_S:g} s of speech, any emotion; "
-                            "about 10 s is enough): every FILE must be that speaker")
-    voice.add_argument("--session", action="store_true",
-                       help="every FILE is the same speaker: calibrate to their voice from all of them")
+    mode = predict.add_mutually_exclusive_group()
+    mode.add_argument("--calibrate-with", nargs="+", metavar="REF",
+                      help="read every FILE against the speaker's plain voice: REF are recordings of "
+                           "that speaker reading plainly, in their everyday voice (at least "
+                           f"{config.MIN_CALIBRATION_SPEECH_S:g} s of speech; about 10 s is enough). "
+                           "A REF that sounds emotional is refused and FILEs are read plain")
+    mode.add_argument("--adapt", action="store_true",
+                      help="treat all FILEs as one setting (same room, microphone, speakers) and read "
+                           "each among the others; files too alike to adapt to (one emotion, most "
+                           "likely) are read plain. JSON says per reading which \"mode\" it used")
     predict.set_defaults(func=cmd_predict)
 
     listing = commands.add_parser("models", help="list the models with their backbone and measured scores")

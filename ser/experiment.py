@@ -3,27 +3,28 @@
 index the corpora -> clip statistics per backbone (cached) -> folds by speaker inside
 every corpus, and leave-one-corpus-out -> a temperature fitted on the left-out
 corpora -> the final ensemble on every clip -> ``models/<id>/`` with its card and
-out-of-fold predictions, and the same again for a head calibrated to the speaker's voice
-(``ser.speakers``). ``fit_fusion`` then stacks the saved models.
+out-of-fold predictions, with a head per reading mode (``ser.modes``: adapted to the
+setting, calibrated to the voice), each measured on the left-out corpora as it is
+used, guards included. ``fit_fusion`` then stacks the saved models.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ser import calibration, config, evaluation, featurestore
+from ser import calibration, config, evaluation, featurestore, modes
 from ser.backbones import REGISTRY, get_backbone
-from ser.cards import BackboneInfo, Calibration, ModelCard, VoiceCalibration
+from ser.cards import BackboneInfo, Calibration, ModelCard, ReadingMode
 from ser.corpora import CORPORA, citations, index_corpora
 from ser.heads import HeadConfig, HeadEnsemble
+from ser.labels import allowed_mask, fold_absent
 from ser.models import save_model
 from ser.reports import CV_PREDICTIONS_FILE, FUSION_FILE, fusion_report
-from ser.speakers import subtract_speaker_means
 from ser.training import TrainConfig, cross_validate, fit_ensemble
 
 
@@ -74,7 +75,7 @@ def load_corpora(root: str | Path, only: list[str] | None = None) -> Corpora:
     if clips.empty:
         raise ValueError(f"{root}: no clips of a known corpus found")
     labels = clips["emotion"].map(config.EMOTIONS.index).to_numpy()
-    allowed = evaluation.allowed_mask(clips["corpus"], corpus_emotions(clips["corpus"].unique()))
+    allowed = allowed_mask(clips["corpus"], corpus_emotions(clips["corpus"].unique()))
     return Corpora(clips, labels, allowed, data_sha256(clips["path"].tolist()))
 
 
@@ -94,36 +95,26 @@ def clip_stats(kind: str, data: Corpora, checkpoint: str | None = None, progress
     return featurestore.dataset_statistics(get_backbone(kind, checkpoint), data.clips["path"], progress)
 
 
-def run_cv(stats: np.ndarray, data: Corpora, head: HeadConfig, cfg: TrainConfig,
-           speaker_folds: bool = True) -> CvResult:
-    """The cross-validations of one recipe on clip statistics ``stats``."""
-    speaker = corpus = None
-    if speaker_folds:
-        folds = evaluation.speaker_folds(data.corpora, data.speakers)
-        speaker = cross_validate(stats, data.labels, data.allowed, data.corpora, folds, head, cfg)
-    if len(data.corpus_ids) > 1:
-        folds = list(evaluation.corpus_folds(data.corpora).values())
-        corpus = cross_validate(stats, data.labels, data.allowed, data.corpora, folds, head, cfg)
-    return CvResult(speaker, corpus)
-
-
-def held_out_temperatures(probs: np.ndarray, data: Corpora) -> dict[str, float]:
-    """For each corpus, the temperature fitted on the other corpora's left-out predictions:
-    the temperature a corpus no model or calibration ever saw would get."""
+def held_out_temperatures(probs: np.ndarray, data: Corpora, rows: np.ndarray | None = None) -> dict[str, float]:
+    """For each corpus, the temperature fitted on the other corpora's left-out predictions
+    (those in ``rows``, default all): the temperature a corpus no model or calibration ever saw
+    would get."""
     emotions = corpus_emotions(data.corpus_ids)
-    return {c: calibration.fit_temperature(probs[data.corpora != c], data.labels[data.corpora != c],
-                                           data.corpora[data.corpora != c], emotions)
-            for c in data.corpus_ids}
+    rows = np.ones(len(probs), bool) if rows is None else rows
+    others = {c: rows & (data.corpora != c) for c in data.corpus_ids}
+    return {c: calibration.fit_temperature(probs[o], data.labels[o], data.corpora[o], emotions) if o.any()
+            else 1.0 for c, o in others.items()}
 
 
-def transfer_reports(probs: np.ndarray, data: Corpora, temperatures: dict[str, float]) -> dict:
-    """Per left-out corpus: ``evaluation.transfer_score`` of its calibrated predictions."""
+def transfer_reports(probs: np.ndarray, data: Corpora, temperatures: dict[str, float],
+                     unsure_below: float = config.UNSURE_BELOW) -> dict:
+    """Per left-out corpus: ``evaluation.transfer_score`` of its calibrated predictions
+    (``temperatures`` per corpus, from ``held_out_temperatures``)."""
     reports = {}
     for c in data.corpus_ids:
         rows = data.corpora == c
         calibrated = calibration.sharpen(probs[rows], temperatures[c])
-        reports[c] = evaluation.transfer_score(data.labels[rows], calibrated, CORPORA[c].emotions,
-                                               config.UNSURE_BELOW)
+        reports[c] = evaluation.transfer_score(data.labels[rows], calibrated, CORPORA[c].emotions, unsure_below)
         reports[c]["temperature"] = round(temperatures[c], 4)
     return reports
 
@@ -137,8 +128,8 @@ def speaker_fold_reports(probs: np.ndarray, data: Corpora, temperature: float) -
         rows = data.corpora == c
         reports["corpora"][c] = evaluation.transfer_score(data.labels[rows], probs[rows],
                                                           CORPORA[c].emotions, config.UNSURE_BELOW)
-        if c == "ased":  # most ASED texts give the emotion away; its two common texts do not
-            common = rows & data.clips["common_sentence"].to_numpy(bool)
+        common = rows & data.clips["common_sentence"].to_numpy(bool)
+        if common.sum() < rows.sum():  # where texts give the emotion away (ASED), the common ones do not
             reports["corpora"][c]["common_sentences"] = evaluation.transfer_score(
                 data.labels[common], probs[common], CORPORA[c].emotions)
     if "ravdess" in data.corpus_ids:
@@ -154,58 +145,221 @@ def predictions_frame(data: Corpora, result: CvResult) -> pd.DataFrame:
     probabilities (uncalibrated), kept so models can be stacked clip by clip."""
     frame = data.clips[["path", "corpus", "speaker", "emotion"]].copy()
     frame["path"] = [str(Path(p).relative_to(Path(p).parents[1])) for p in frame["path"]]
-    parts = [frame.reset_index(drop=True),
-             pd.DataFrame(result.speaker_probs, columns=[f"speaker_fold:{e}" for e in config.EMOTIONS])]
+    parts = [frame.reset_index(drop=True)]
+    if result.speaker_probs is not None:
+        parts.append(pd.DataFrame(result.speaker_probs, columns=[f"speaker_fold:{e}" for e in config.EMOTIONS]))
     if result.corpus_probs is not None:
         parts.append(pd.DataFrame(result.corpus_probs, columns=[f"corpus_out:{e}" for e in config.EMOTIONS]))
     return pd.concat(parts, axis=1)
 
 
+# --- the three reading modes (ser.modes), each measured on corpora it never heard ---------------
+def mode_inputs(stats: np.ndarray, data: Corpora, rows: np.ndarray) -> dict[str, tuple]:
+    """Each mode's training set from the clips in ``rows``: ``(stats, rows kept)``."""
+    voice, kept = modes.subtract_neutral_means(stats[rows], data.speakers[rows], data.labels[rows])
+    everyone = np.ones(rows.sum(), bool)
+    return {modes.PLAIN: (stats[rows], everyone),
+            modes.ADAPTED: (modes.normalise_by_group(stats[rows], data.corpora[rows]), everyone),
+            modes.VOICE: (voice, kept)}
+
+
+def fit_modes(stats: np.ndarray, data: Corpora, rows: np.ndarray, head_cfg: HeadConfig,
+              cfg: TrainConfig) -> dict[str, HeadEnsemble]:
+    """One head per mode, trained on the clips in ``rows`` normalised as that mode reads them
+    (none for the voice where no speaker there has a neutral clip)."""
+    heads = {}
+    for mode, (x, kept) in mode_inputs(stats, data, rows).items():
+        if not kept.any():
+            continue
+        idx = np.flatnonzero(rows)[kept]
+        heads[mode] = fit_ensemble(x[kept], data.labels[idx], data.allowed[idx], data.corpora[idx], head_cfg, cfg)
+    return heads
+
+
+def settings_of(speakers: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """Test settings of a left-out corpus: each speaker's clips in random order, cut into
+    groups of ``config.ADAPT_EVAL_CLIPS`` (a batch of uploads, or a session, of one voice)."""
+    groups = []
+    for speaker in np.unique(speakers):
+        clips = rng.permutation(np.flatnonzero(speakers == speaker))
+        n = max(1, round(len(clips) / config.ADAPT_EVAL_CLIPS))
+        groups += np.array_split(clips, n)
+    return groups
+
+
+def one_emotion_sessions(speakers: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
+    """The failure case of both adaptations: each speaker's clips of one emotion (at least
+    ``config.ONE_EMOTION_MIN_CLIPS``, at most ``config.ADAPT_EVAL_CLIPS``)."""
+    sessions = []
+    for speaker in np.unique(speakers):
+        for label in np.unique(labels[speakers == speaker]):
+            clips = np.flatnonzero((speakers == speaker) & (labels == label))[:config.ADAPT_EVAL_CLIPS]
+            if len(clips) >= config.ONE_EMOTION_MIN_CLIPS:
+                sessions.append(clips)
+    return sessions
+
+
+def read_adapted(head, prior: modes.SettingPrior, stats: np.ndarray, plain: np.ndarray) -> np.ndarray | None:
+    """Probabilities ``(n, C)`` of a setting's clips ``(n, L, 2D)`` read adapted to each other,
+    or None where the guard reads them plain: their plain readings ``plain`` ``(n, C)`` too
+    alike (one emotion, most likely)."""
+    heard = modes.SettingStatistics()
+    for clip, probs in zip(stats, plain):
+        heard.add(clip, probs)
+    if heard.variety() < config.ADAPT_MIN_VARIETY:
+        return None
+    mean, std = heard.normaliser(prior, config.ADAPT_SHRINK_CLIPS)
+    return head.predict_proba((stats - mean) / std)
+
+
+def plain_enough(plain_head, reference: np.ndarray, emotions) -> bool:
+    """The voice mode's guard: whether the plain head hears a reference ``(L, 2D)`` as neutral
+    or calm with at least ``config.VOICE_MIN_PLAIN`` of its probability."""
+    probs = plain_head.predict_proba(reference[None])[0]
+    return probs[config.EMOTIONS.index("neutral")] + probs[config.EMOTIONS.index("calm")] >= config.VOICE_MIN_PLAIN
+
+
 @dataclass
-class TrainedHead:
+class ModeCv:
+    """Leave-one-corpus-out predictions of one mode as it is used (uncalibrated): ``probs``
+    ``(n_clips, C)``; ``used``: clips read in the mode, the rest fell back to plain."""
+
+    probs: np.ndarray
+    used: np.ndarray
+    one_emotion: dict | None = None
+
+
+def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: TrainConfig) -> dict[str, ModeCv]:
+    """Leave-one-corpus-out for the three modes. On each left-out corpus: plain; adapted, each
+    setting (``settings_of``) z-normalised by its own clips; voice, each speaker with enough
+    neutral clips referenced by ``config.VOICE_REFERENCE_CLIPS`` of them and scored on the
+    rest. Both adaptations are also run on one-emotion sessions against plain."""
+    rng = np.random.default_rng(cfg.seed)
+    n, n_classes = len(stats), head_cfg.n_classes
+    out = {m: ModeCv(np.full((n, n_classes), np.nan, np.float32), np.zeros(n, bool)) for m in modes.MODES}
+    failures = {m: [] for m in (modes.ADAPTED, modes.VOICE)}  # (clips, right in mode, right plain)
+    neutral = config.EMOTIONS.index("neutral")
+    fold_cfg = replace(cfg, n_members=cfg.cv_members)
+    for c in data.corpus_ids:
+        test = np.flatnonzero(data.corpora == c)
+        heads = fit_modes(stats, data, data.corpora != c, head_cfg, fold_cfg)
+        prior = modes.SettingPrior.of(stats[data.corpora != c], data.corpora[data.corpora != c])
+        plain = heads[modes.PLAIN].predict_proba(stats[test])
+        for m in modes.MODES:
+            out[m].probs[test] = plain
+        out[modes.PLAIN].used[test] = True
+        y, speakers = data.labels[test], data.speakers[test]
+        for group in settings_of(speakers, rng):
+            probs = read_adapted(heads[modes.ADAPTED], prior, stats[test[group]], plain[group])
+            if probs is not None:
+                out[modes.ADAPTED].probs[test[group]], out[modes.ADAPTED].used[test[group]] = probs, True
+        for speaker in np.unique(speakers):
+            mine = np.flatnonzero(speakers == speaker)
+            calm = mine[y[mine] == neutral]
+            if len(calm) <= config.VOICE_REFERENCE_CLIPS:
+                continue
+            ref = rng.choice(calm, config.VOICE_REFERENCE_CLIPS, replace=False)
+            reference = stats[test[ref]].mean(0)
+            rest = np.setdiff1d(mine, ref)
+            if modes.VOICE in heads and plain_enough(heads[modes.PLAIN], reference, CORPORA[c].emotions):
+                out[modes.VOICE].probs[test[rest]] = heads[modes.VOICE].predict_proba(stats[test[rest]] - reference)
+                out[modes.VOICE].used[test[rest]] = True
+        def n_right(probs, rows):
+            return int((fold_absent(probs, CORPORA[c].emotions).argmax(1) == y[rows]).sum())
+
+        for session in one_emotion_sessions(speakers, y):
+            probs = read_adapted(heads[modes.ADAPTED], prior, stats[test[session]], plain[session])
+            failures[modes.ADAPTED].append((len(session), n_right(plain[session] if probs is None else probs, session),
+                                            n_right(plain[session], session)))
+            ref, rest = session[:config.VOICE_REFERENCE_CLIPS], session[config.VOICE_REFERENCE_CLIPS:]
+            reference = stats[test[ref]].mean(0)
+            probs = plain[rest]
+            if modes.VOICE in heads and plain_enough(heads[modes.PLAIN], reference, CORPORA[c].emotions):
+                probs = heads[modes.VOICE].predict_proba(stats[test[rest]] - reference)
+            failures[modes.VOICE].append((len(rest), n_right(probs, rest), n_right(plain[rest], rest)))
+    for m, rows in failures.items():
+        if not rows:
+            continue
+        clips, in_mode, plain_right = np.array(rows).sum(0)
+        out[m].one_emotion = {"sessions": len(rows), "clips": int(clips),
+                              "accuracy": round(float(in_mode / clips), 4),
+                              "plain_accuracy": round(float(plain_right / clips), 4)}
+    return out
+
+
+@dataclass
+class TrainedMode:
     head: HeadEnsemble
-    calibration: Calibration
-    speaker_folds: dict | None
-    transfer: dict | None
-    cv: CvResult | None
+    mode: ReadingMode
 
 
-def train_head(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: TrainConfig,
-               with_cv: bool, speaker_folds: bool = True) -> TrainedHead:
-    """Cross-validate (leave-one-corpus-out, and by speaker unless ``speaker_folds`` is
-    False), calibrate on the left-out corpora, then fit on all clips."""
-    result = run_cv(stats, data, head_cfg, cfg, speaker_folds) if with_cv else None
-    temperature, transfer, fitted_on = 1.0, None, "not calibrated"
-    if result is not None and result.corpus_probs is not None:
-        emotions = corpus_emotions(data.corpus_ids)
-        # Rounded here so that the head and its card hold the same number.
-        temperature = round(calibration.fit_temperature(result.corpus_probs, data.labels, data.corpora,
-                                                        emotions), 4)
-        fitted_on = "leave-one-corpus-out predictions of " + ", ".join(data.corpus_ids)
-        transfer = transfer_reports(result.corpus_probs, data, held_out_temperatures(result.corpus_probs, data))
-    speaker_fold_report = None
-    if result is not None and result.speaker_probs is not None:
-        speaker_fold_report = speaker_fold_reports(result.speaker_probs, data, temperature)
-    head = fit_ensemble(stats, data.labels, data.allowed, data.corpora, head_cfg, cfg)
-    head.temperature.fill_(temperature)
-    return TrainedHead(head, Calibration(temperature, config.UNSURE_BELOW, fitted_on),
-                       speaker_fold_report, transfer, result)
+def calibrate_mode(cv: ModeCv, plain: ModeCv, data: Corpora, guard: dict) -> ReadingMode:
+    """A mode's temperature (fitted on its left-out readings) and its transfer report as used:
+    each left-out corpus calibrated by temperatures fitted without it, its fallback clips by
+    plain's."""
+    emotions = corpus_emotions(data.corpus_ids)
+    used = cv.used
+    if not used.any():  # never read in the mode (tiny data): nothing to calibrate it on
+        return ReadingMode(Calibration(), None, None, cv.one_emotion, guard)
+    temperature = round(calibration.fit_temperature(cv.probs[used], data.labels[used], data.corpora[used],
+                                                    emotions), 4)
+    mode_t = held_out_temperatures(cv.probs, data, used)
+    plain_t = held_out_temperatures(plain.probs, data)
+    reports = {}
+    for c in data.corpus_ids:
+        rows = data.corpora == c
+        calibrated = np.where(used[rows, None], calibration.sharpen(cv.probs[rows], mode_t[c]),
+                              calibration.sharpen(plain.probs[rows], plain_t[c]))
+        reports[c] = evaluation.transfer_score(data.labels[rows], calibrated, CORPORA[c].emotions,
+                                               config.UNSURE_BELOW)
+        reports[c] |= {"temperature": round(mode_t[c], 4), "read_in_mode": round(float(used[rows].mean()), 4)}
+    fitted_on = "leave-one-corpus-out readings of " + ", ".join(data.corpus_ids)
+    return ReadingMode(Calibration(temperature, config.UNSURE_BELOW, fitted_on), None, reports,
+                       cv.one_emotion, guard)
+
+
+MODE_GUARDS = {  # recorded in the card: inference reads its guard from there
+    modes.ADAPTED: lambda: {"shrink_clips": config.ADAPT_SHRINK_CLIPS, "min_variety": config.ADAPT_MIN_VARIETY},
+    modes.VOICE: lambda: {"min_plain": config.VOICE_MIN_PLAIN},
+}
 
 
 def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,
                 checkpoint: str | None = None, with_cv: bool = True,
                 train_config: TrainConfig | None = None, progress: bool = True) -> Path:
-    """Cross-validate, calibrate and train the final model of ``kind`` on all of ``data``, with
-    its voice-calibrated twin (``ser.speakers``); save both under ``models_dir/<kind>``."""
+    """Cross-validate, calibrate and train the final model of ``kind`` on all of ``data``, one
+    head per reading mode (``ser.modes``); save them under ``models_dir/<kind>``."""
     cfg = train_config or TrainConfig()
     backbone = get_backbone(kind, checkpoint)
     head_cfg = head_config(kind, checkpoint)
     stats = clip_stats(kind, data, checkpoint, progress)
-    plain = train_head(stats, data, head_cfg, cfg, with_cv)
-    # The twin's figure that matters is transfer to a new corpus; folds by speaker would
-    # double the training time for a number the app does not show.
-    voice = train_head(subtract_speaker_means(stats, data.speakers), data, head_cfg, cfg, with_cv,
-                       speaker_folds=False)
+    emotions = corpus_emotions(data.corpus_ids)
+    calibrations = {m: Calibration() for m in modes.MODES}
+    speaker_probs = speaker_report = transfer = None
+    # With one corpus there are no left-out corpora to calibrate a mode on: plain only.
+    cards: dict[str, ReadingMode | None] = {modes.ADAPTED: None, modes.VOICE: None}
+    cv = None
+    if with_cv:
+        folds = evaluation.speaker_folds(data.corpora, data.speakers)
+        speaker_probs = cross_validate(stats, data.labels, data.allowed, data.corpora, folds, head_cfg, cfg)
+    if with_cv and len(data.corpus_ids) > 1:
+        cv = corpus_cv(stats, data, head_cfg, cfg)
+        plain = cv[modes.PLAIN]
+        t = round(calibration.fit_temperature(plain.probs, data.labels, data.corpora, emotions), 4)
+        calibrations[modes.PLAIN] = Calibration(t, config.UNSURE_BELOW, "leave-one-corpus-out predictions of "
+                                                + ", ".join(data.corpus_ids))
+        transfer = transfer_reports(plain.probs, data, held_out_temperatures(plain.probs, data))
+        for m in cards:
+            cards[m] = calibrate_mode(cv[m], plain, data, MODE_GUARDS[m]())
+            calibrations[m] = cards[m].calibration
+    if speaker_probs is not None:
+        speaker_report = speaker_fold_reports(speaker_probs, data, calibrations[modes.PLAIN].temperature)
+    if not with_cv:  # uncalibrated heads for every mode, with their guards
+        cards = {m: ReadingMode(Calibration(), guard=MODE_GUARDS[m]()) for m in cards}
+    heads = fit_modes(stats, data, np.ones(len(stats), bool), head_cfg, cfg)
+    cards = {m: card if m in heads else None for m, card in cards.items()}
+    for m, head in heads.items():
+        head.temperature.fill_(calibrations[m].temperature)
     entry = REGISTRY[kind]
     card = ModelCard(
         id=kind,
@@ -214,18 +368,22 @@ def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,
         backbone=BackboneInfo(kind, backbone.id, backbone.name, backbone.source, backbone.n_layers,
                               backbone.dim, backbone.frame_rate_hz, checkpoint),
         head={"config": head_cfg.to_dict(), "n_members": cfg.n_members,
-              "layer_weights": [[round(w, 4) for w in m.layer_weights()] for m in plain.head.members]},
+              "layer_weights": [[round(w, 4) for w in m.layer_weights()] for m in heads[modes.PLAIN].members]},
         training={"corpora": data.corpus_ids, "data": data.description, "data_sha256": data.sha256,
                   "config": cfg.to_dict()},
-        calibration=plain.calibration,
-        speaker_folds=plain.speaker_folds,
-        transfer=plain.transfer,
-        voice=VoiceCalibration(voice.calibration, voice.speaker_folds, voice.transfer),
+        calibration=calibrations[modes.PLAIN],
+        speaker_folds=speaker_report,
+        transfer=transfer,
+        adapted=cards[modes.ADAPTED],
+        voice=cards[modes.VOICE],
         citations=citations(data.corpus_ids),
     )
-    folder = save_model(Path(models_dir) / kind, plain.head, card, voice.head)
-    if plain.cv is not None:
-        predictions_frame(data, plain.cv).round(5).to_csv(folder / CV_PREDICTIONS_FILE, index=False)
+    prior = modes.SettingPrior.of(stats, data.corpora)
+    mode_heads = {m: heads[m] for m in cards if cards[m] is not None}
+    folder = save_model(Path(models_dir) / kind, heads[modes.PLAIN], card, mode_heads, prior)
+    if with_cv:
+        result = CvResult(speaker_probs, cv[modes.PLAIN].probs if cv else None)
+        predictions_frame(data, result).round(5).to_csv(folder / CV_PREDICTIONS_FILE, index=False)
     return folder
 
 

@@ -3,6 +3,8 @@ per-window timeline for clips longer than one window.
 
 Each backbone runs once per clip, on the span that holds speech; the clip's
 prediction pools all of its frames and each timeline window pools its own slice.
+Every reading says which mode it was read in (``ser.modes``): plain, adapted to a
+setting (``Setting``, from ``hear``) or calibrated to a voice (``voice_reference``).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ser import audio as audio_io
-from ser import calibration, config, reports, speakers
+from ser import calibration, config, modes, reports, speakers
 from ser.models import EmotionModel
+from ser.onnx_heads import clip_statistics
 from ser.reports import FUSED
 
 
@@ -23,6 +26,7 @@ class Prediction:
     # True when the top probability is below the model's calibrated threshold: the
     # reading is shown as a question ("angry or sad?"), not a verdict.
     unsure: bool = False
+    mode: str = modes.PLAIN  # what the reading rests on beyond the clip (ser.modes)
 
     @property
     def label(self) -> str:
@@ -39,7 +43,7 @@ class Prediction:
 
     def to_dict(self) -> dict:
         return {"label": self.label, "confidence": round(self.confidence, 4), "unsure": self.unsure,
-                "probs": {k: round(v, 4) for k, v in self.probs.items()}}
+                "mode": self.mode, "probs": {k: round(v, 4) for k, v in self.probs.items()}}
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,11 @@ class ClipAnalysis:
     fused: Prediction | None
     timeline: list[WindowPrediction]  # empty for clips no longer than one window
     lead: str = FUSED  # the reading to show first: the model id (or FUSED) that measures best
+    # The lead reading's mode, and seconds of speech it rests on beyond the clip (the setting
+    # heard so far, or the voice reference); 0 in plain mode.
+    mode: str = modes.PLAIN
+    mode_speech_s: float = 0.0
+    plain_lead: Prediction | None = None  # what the lead read plain, when its mode is not plain
 
     @property
     def lead_prediction(self) -> Prediction | None:
@@ -84,6 +93,9 @@ class ClipAnalysis:
             "models": {k: p.to_dict() for k, p in self.models.items()},
             "fused": self.fused.to_dict() if self.fused else None,
             "lead": self.lead,
+            "mode": self.mode,
+            "mode_speech_s": round(self.mode_speech_s, 3),
+            "plain_lead": self.plain_lead.to_dict() if self.plain_lead else None,
             "timeline": {"window_s": config.WINDOW_S, "hop_s": config.HOP_S,
                          "windows": [w.to_dict() for w in self.timeline]} if self.timeline else None,
         }
@@ -98,6 +110,7 @@ class ClipAnalysis:
             for model_id, p in named.items():
                 rows.append({"scope": scope, "start_s": round(start, 3), "end_s": round(end, 3),
                              "model": model_id, "label": p.label, "confidence": round(p.confidence, 4),
+                             "unsure": p.unsure, "mode": p.mode,
                              **{e: round(v, 4) for e, v in p.probs.items()}})
         return rows
 
@@ -116,34 +129,111 @@ def fuse(predictions: dict[str, Prediction], fusion: dict | None) -> Prediction 
         fused = calibration.fuse(probs, [weights[k] for k in ids])
     else:
         fused = np.mean(probs, axis=0)
-    return Prediction(dict(zip(labels, fused.tolist())), bool(calibration.unsure(fused.max())))
+    used = {p.mode for p in predictions.values()}
+    return Prediction(dict(zip(labels, fused.tolist())), bool(calibration.unsure(fused.max())),
+                      used.pop() if len(used) == 1 else "mixed")
 
 
-def _prediction(model: EmotionModel, frames: np.ndarray, voice: dict | None) -> Prediction:
-    reference = (voice or {}).get(model.id)
-    probs = model.predict_frames(frames, reference)
-    settings = model.card.voice.calibration if reference is not None and model.card.voice else \
-        model.card.calibration
+@dataclass(frozen=True)
+class Context:
+    """What a clip is read against beyond itself: a voice reference (``voice_reference``)
+    or a setting (``modes.Setting``), or neither."""
+
+    voice: modes.VoiceReference | None = None
+    setting: modes.Setting | None = None
+
+    def mode_of(self, model: EmotionModel) -> tuple[str, object]:
+        """The mode ``model`` reads in here, and its reference (``EmotionModel.predict_stats``)."""
+        if self.voice and model.id in self.voice.stats and model.can_read(modes.VOICE):
+            return modes.VOICE, self.voice.stats[model.id]
+        if self.setting and model.can_read(modes.ADAPTED):
+            guard = model.card.adapted.guard
+            heard = self.setting.of(model.id)
+            if heard.variety() >= guard["min_variety"]:
+                return modes.ADAPTED, heard.normaliser(model.setting_prior, guard["shrink_clips"])
+        return modes.PLAIN, None
+
+
+def _prediction(model: EmotionModel, frames: np.ndarray, context: Context) -> Prediction:
+    mode, reference = context.mode_of(model)
+    probs = model.predict_frames(frames, mode, reference)
+    settings = getattr(model.card, mode).calibration if mode != modes.PLAIN else model.card.calibration
     unsure = calibration.unsure(probs.max(), settings.unsure_below)
-    return Prediction(dict(zip(model.labels, probs.tolist())), bool(unsure))
+    return Prediction(dict(zip(model.labels, probs.tolist())), bool(unsure), mode)
 
 
-def voice_reference(recordings: list[np.ndarray], models: list[EmotionModel]) -> dict[str, np.ndarray]:
+class NotPlainError(audio_io.AudioError):
+    """A voice reference that does not sound like the speaker's plain voice."""
+
+
+def voice_reference(recordings: list[np.ndarray], models: list[EmotionModel]) -> modes.VoiceReference:
     """Each model's mean clip statistics ``(n_layers, 2 * dim)`` over a speaker's recordings
-    (16 kHz mono), for ``analyse(..., voice=...)``; models without a voice-calibrated head
-    are left out. Raises ``AudioError`` when the recordings hold too little speech."""
+    (16 kHz mono) of their plain, everyday voice, for ``analyse(..., voice=...)``; models
+    without a voice head are left out.
+
+    Raises ``AudioError`` when the recordings hold too little speech, and ``NotPlainError``
+    when the best model reads them, plain, as an emotion rather than neutral or calm
+    (under its card's ``voice.guard["min_plain"]``): a reference spoken in anger would make
+    every clip of that voice read as less angry than it is.
+    """
     if not speakers.enough_speech(recordings):
         raise audio_io.AudioError(f"Calibrating to a voice needs at least "
                                   f"{config.MIN_CALIBRATION_SPEECH_S:g} s of that voice's speech.")
     pieces = [p for r in recordings for p in speakers.reference_windows(r)]
-    return {m.id: m.voice_statistics(pieces) for m in models if m.voice_head is not None}
+    able = [m for m in models if m.can_read(modes.VOICE)]
+    stats = {m.id: np.mean([clip_statistics(m.frames(p)) for p in pieces], axis=0) for m in able}
+    if able:
+        judge = _best(able)
+        if _plain_share(judge, stats[judge.id]) < judge.card.voice.guard["min_plain"]:
+            probs = judge.predict_stats(stats[judge.id])
+            heard = judge.labels[int(np.argmax(probs))]
+            raise NotPlainError(f"The reference sounds {heard}, not like an everyday voice: record it "
+                                "again reading the sentence plainly, as you would read a timetable.")
+    speech_s = sum(audio_io.speech_activity(r).speech_s for r in recordings)
+    return modes.VoiceReference(stats, speech_s)
+
+
+def _plain_share(model: EmotionModel, stats: np.ndarray) -> float:
+    """How much of ``model``'s plain reading of statistics ``(L, 2D)`` is neutral or calm."""
+    probs = dict(zip(model.labels, model.predict_stats(stats).tolist()))
+    return probs.get("neutral", 0.0) + probs.get("calm", 0.0)
+
+
+def _best(models: list[EmotionModel]) -> EmotionModel:
+    """The model that measures best on corpora it never heard (``reports.lead_id`` without fusion)."""
+    lead = reports.lead_id([m.card for m in models], None)
+    return next((m for m in models if m.id == lead), models[0])
+
+
+def hear(audio: np.ndarray, models: list[EmotionModel], setting: modes.Setting) -> None:
+    """Add a clip (16 kHz mono) to ``setting`` without reading it (``analyse(..., learn=True)``
+    reads it too). A clip without speech adds nothing."""
+    activity = audio_io.speech_activity(audio)
+    if activity.has_speech:
+        start, end = audio_io.speech_span(audio, activity=activity)
+        adapting = [m for m in models if m.can_read(modes.ADAPTED)]
+        _learn(setting, adapting, {m.id: m.frames(audio[start:end]) for m in adapting}, activity.speech_s)
+
+
+def _learn(setting: modes.Setting, models: list[EmotionModel], frames: dict[str, np.ndarray],
+           speech_s: float) -> None:
+    """Add one clip, from each model's frames of its speech span, to ``setting``."""
+    heard = {}
+    for m in models:
+        if m.can_read(modes.ADAPTED):
+            stats = clip_statistics(frames[m.id])
+            heard[m.id] = (stats, m.predict_stats(stats))
+    setting.add(heard, speech_s)
 
 
 def analyse(audio: np.ndarray, models: list[EmotionModel], fusion: dict | None = None,
-            voice: dict[str, np.ndarray] | None = None) -> ClipAnalysis:
+            voice: modes.VoiceReference | None = None, setting: modes.Setting | None = None,
+            learn: bool = False) -> ClipAnalysis:
     """Analyse 16 kHz mono audio ``(n_samples,)`` with every model; ``fusion`` holds the
     stacking weights of the fused verdict (``reports.read_fusion``); ``voice``, from
-    ``voice_reference``, makes each model hear the clip relative to its speaker's voice.
+    ``voice_reference``, makes each model hear the clip relative to its speaker's plain
+    voice; else ``setting`` (clips added by ``hear``) makes it hear the clip among the others
+    of its setting, this clip added to them first when ``learn``.
 
     Silence (no speech detected) is reported as such and never classified.
     """
@@ -153,12 +243,15 @@ def analyse(audio: np.ndarray, models: list[EmotionModel], fusion: dict | None =
     start, end = audio_io.speech_span(audio, activity=activity)
     frames = {m.id: m.frames(audio[start:end]) for m in models}
     offsets = {m.id: start / config.SAMPLE_RATE for m in models}
-    return _analysis(audio, activity, models, frames, offsets, fusion, voice)
+    if learn and setting is not None:
+        _learn(setting, models, frames, activity.speech_s)
+    return _analysis(audio, activity, models, frames, offsets, fusion, Context(voice, setting))
 
 
 def analyse_frames(audio: np.ndarray, frames: dict[str, np.ndarray], frames_from: int,
                    models: list[EmotionModel], fusion: dict | None = None,
-                   voice: dict[str, np.ndarray] | None = None) -> ClipAnalysis:
+                   voice: modes.VoiceReference | None = None,
+                   setting: modes.Setting | None = None, learn: bool = False) -> ClipAnalysis:
     """``analyse`` from backbone frames already computed: ``frames[model.id]`` is
     ``(n_layers, n_frames, dim)`` over ``audio[frames_from:]`` (16 kHz mono), frame ``i``
     at ``frames_from / 16000 + i / frame_rate_hz`` seconds into ``audio``.
@@ -179,27 +272,37 @@ def analyse_frames(audio: np.ndarray, frames: dict[str, np.ndarray], frames_from
         lo = max(0, round((start - frames_from) / config.SAMPLE_RATE * rate))
         hi = int(np.ceil((end - frames_from) / config.SAMPLE_RATE * rate))
         spans[m.id], offsets[m.id] = frames[m.id][:, lo:hi], frames_from / config.SAMPLE_RATE + lo / rate
-    return _analysis(audio, activity, models, spans, offsets, fusion, voice)
+    if learn and setting is not None:
+        _learn(setting, models, spans, activity.speech_s)
+    return _analysis(audio, activity, models, spans, offsets, fusion, Context(voice, setting))
 
 
 def _no_speech(audio: np.ndarray, activity: audio_io.SpeechActivity) -> ClipAnalysis:
     return ClipAnalysis(len(audio) / config.SAMPLE_RATE, False, activity.speech_s, {}, None, [])
 
 
-def _analysis(audio, activity, models, frames, offsets, fusion, voice) -> ClipAnalysis:
+def _analysis(audio, activity, models, frames, offsets, fusion, context: Context) -> ClipAnalysis:
     """The clip's analysis from each model's frames of its speech span, which begin
     ``offsets[model.id]`` seconds into ``audio``."""
     duration_s = len(audio) / config.SAMPLE_RATE
-    clip = {m.id: _prediction(m, frames[m.id], voice) for m in models}
+    clip = {m.id: _prediction(m, frames[m.id], context) for m in models}
     timeline = []
     if duration_s > config.WINDOW_S:
-        timeline = [_window(audio, w_start, w_end, offsets, models, frames, fusion, voice)
+        timeline = [_window(audio, w_start, w_end, offsets, models, frames, fusion, context)
                     for w_start, w_end in audio_io.windows(len(audio))]
     lead = reports.lead_id([m.card for m in models], fusion)
-    return ClipAnalysis(duration_s, True, activity.speech_s, clip, fuse(clip, fusion), timeline, lead)
+    fused = fuse(clip, fusion)
+    lead_reading = fused if lead == FUSED else clip[lead]
+    mode, mode_speech_s, plain_lead = lead_reading.mode, 0.0, None
+    if mode != modes.PLAIN:
+        plain = {m.id: _prediction(m, frames[m.id], Context()) for m in models}
+        plain_lead = fuse(plain, fusion) if lead == FUSED else plain[lead]
+        mode_speech_s = context.setting.speech_s if mode == modes.ADAPTED else context.voice.speech_s
+    return ClipAnalysis(duration_s, True, activity.speech_s, clip, fused, timeline, lead, mode,
+                        mode_speech_s, plain_lead)
 
 
-def _window(audio, start, end, offsets, models, frames, fusion, voice) -> WindowPrediction:
+def _window(audio, start, end, offsets, models, frames, fusion, context: Context) -> WindowPrediction:
     start_s, end_s = start / config.SAMPLE_RATE, end / config.SAMPLE_RATE
     if not audio_io.speech_activity(audio[start:end]).has_speech:
         return WindowPrediction(start_s, end_s, False)
@@ -209,7 +312,7 @@ def _window(audio, start, end, offsets, models, frames, fusion, voice) -> Window
         lo = max(0, int((start_s - offsets[m.id]) * rate))
         hi = min(frames[m.id].shape[1], int(np.ceil((end_s - offsets[m.id]) * rate)))
         if hi - lo >= 2:
-            preds[m.id] = _prediction(m, frames[m.id][:, lo:hi], voice)
+            preds[m.id] = _prediction(m, frames[m.id][:, lo:hi], context)
     return WindowPrediction(start_s, end_s, bool(preds), preds, fuse(preds, fusion))
 
 

@@ -27,6 +27,7 @@ import soxr
 from ser import audio as audio_io
 from ser import config
 from ser.inference import ClipAnalysis, analyse, analyse_frames
+from ser.modes import VoiceReference
 from ser.models import EmotionModel
 
 SAMPLE_RATE = config.SAMPLE_RATE
@@ -179,7 +180,7 @@ class RollingAnalysis:
     def __init__(self, models: list[EmotionModel], fusion: dict | None = None):
         self._models = models
         self._fusion = fusion  # the stacking weights of the fused verdict (reports.read_fusion)
-        self.voice: dict | None = None  # the speaker's reference (inference.voice_reference), if any
+        self.voice: VoiceReference | None = None  # the speaker's plain voice (inference.voice_reference)
         self._lock = threading.Lock()
         self._pending: Future | None = None
         self._latest: WindowResult | None = None
@@ -305,7 +306,7 @@ class TakeAnalyser:
         last = None if keep is None else first + round(keep / SAMPLE_RATE * rate)
         return model.frames(audio)[:, first:last]
 
-    def finish(self, take: np.ndarray, voice: dict | None = None) -> ClipAnalysis:
+    def finish(self, take: np.ndarray, voice: VoiceReference | None = None) -> ClipAnalysis:
         """The analysis of ``take``, the recording's whole take (16 kHz ``(n_samples,)``):
         waits for the queued pieces and computes the rest on the caller's thread.
         ``voice`` as in ``inference.analyse``."""

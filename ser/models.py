@@ -3,8 +3,9 @@
 On disk a model is a folder ``models/<id>/`` with ``head.safetensors`` (the trained
 weights, for training and evaluation in PyTorch; weights only: loading cannot run
 code), ``head.onnx`` (the same head exported for inference, which runs it with ONNX
-Runtime and never imports PyTorch), the same pair for the voice-calibrated head
-where the model has one, and ``card.json`` (``ser.cards.ModelCard``).
+Runtime and never imports PyTorch), the same pair for each reading mode's head
+(``ser.modes``: ``adapted_head``, ``voice_head``) with the adapted mode's
+``setting_prior.npz``, and ``card.json`` (``ser.cards.ModelCard``).
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ import numpy as np
 from ser import config
 from ser.backbones import Backbone, get_backbone
 from ser.cards import CardError, ModelCard, model_folders, read_card, write_card
+from ser.modes import SettingPrior
 from ser.onnx_heads import OnnxHead, clip_statistics
 
 if TYPE_CHECKING:  # training and exporting need torch; loading for inference does not
     from ser.heads import HeadEnsemble
 
 HEAD_FILE = "head.safetensors"
-VOICE_HEAD_FILE = "voice_head.safetensors"  # the head calibrated to a speaker's voice
+ADAPTED_HEAD_FILE = "adapted_head.safetensors"  # reads statistics normalised by their setting's
+VOICE_HEAD_FILE = "voice_head.safetensors"  # reads statistics minus the speaker's plain voice
+SETTING_PRIOR_FILE = "setting_prior.npz"  # modes.SettingPrior: a setting before any of it is heard
+MODE_HEAD_FILES = {"adapted": ADAPTED_HEAD_FILE, "voice": VOICE_HEAD_FILE}
 EXPORT_HINT = "run `python -m ser export-onnx --heads`"
 
 
@@ -47,7 +52,9 @@ class EmotionModel:
     card: ModelCard
     head: Head
     backbone: Backbone
-    voice_head: Head | None = None  # reads statistics minus the speaker's mean
+    voice_head: Head | None = None  # reads statistics minus the speaker's plain voice
+    adapted_head: Head | None = None  # reads statistics z-normalised by their setting's
+    setting_prior: SettingPrior | None = None  # what the adapted head assumes before a setting is heard
 
     @property
     def id(self) -> str:
@@ -65,25 +72,28 @@ class EmotionModel:
         """Backbone features of 16 kHz audio: ``(n_layers, n_frames, dim)``."""
         return self.backbone.layers(audio)
 
-    def predict_frames(self, frames: np.ndarray, voice: np.ndarray | None = None) -> np.ndarray:
-        """Calibrated class probabilities ``(n_classes,)`` of frames ``(n_layers, n_frames, dim)``.
-
-        ``voice``: the speaker's mean clip statistics ``(n_layers, 2 * dim)``
-        (``voice_statistics``); given, the voice-calibrated head reads the clip relative to it.
-        """
-        stats = clip_statistics(frames)
-        if voice is not None and self.voice_head is not None:
-            return self.voice_head.predict_proba(stats - voice)
+    def predict_stats(self, stats: np.ndarray, mode: str = "plain", reference=None) -> np.ndarray:
+        """Calibrated class probabilities ``(n_classes,)`` of clip statistics ``(n_layers, 2 * dim)``
+        read in ``mode`` (``ser.modes``): ``reference`` is, for "voice", the speaker's plain
+        voice statistics ``(n_layers, 2 * dim)``; for "adapted", the setting's (mean, std)."""
+        if mode == "voice":
+            return self.voice_head.predict_proba(stats - reference)
+        if mode == "adapted":
+            mean, std = reference
+            return self.adapted_head.predict_proba((stats - mean) / std)
         return self.head.predict_proba(stats)
 
-    def predict_proba(self, audio: np.ndarray, voice: np.ndarray | None = None) -> np.ndarray:
-        """Calibrated class probabilities ``(n_classes,)`` of 16 kHz mono audio, in ``labels`` order."""
-        return self.predict_frames(self.frames(audio), voice)
+    def predict_frames(self, frames: np.ndarray, mode: str = "plain", reference=None) -> np.ndarray:
+        """``predict_stats`` of frames ``(n_layers, n_frames, dim)``."""
+        return self.predict_stats(clip_statistics(frames), mode, reference)
 
-    def voice_statistics(self, pieces: list[np.ndarray]) -> np.ndarray:
-        """A speaker's mean clip statistics ``(n_layers, 2 * dim)`` over pieces of their speech
-        (``speakers.reference_windows``)."""
-        return np.mean([clip_statistics(self.frames(p)) for p in pieces], axis=0)
+    def predict_proba(self, audio: np.ndarray, mode: str = "plain", reference=None) -> np.ndarray:
+        """Calibrated class probabilities ``(n_classes,)`` of 16 kHz mono audio, in ``labels`` order."""
+        return self.predict_frames(self.frames(audio), mode, reference)
+
+    def can_read(self, mode: str) -> bool:
+        return {"plain": True, "adapted": self.adapted_head is not None and self.setting_prior is not None,
+                "voice": self.voice_head is not None}[mode]
 
 
 def onnx_file(weights_file: str) -> str:
@@ -92,15 +102,19 @@ def onnx_file(weights_file: str) -> str:
 
 
 def save_model(folder: Path, head: HeadEnsemble, card: ModelCard,
-               voice_head: HeadEnsemble | None = None) -> Path:
-    """Write each head's weights (``head.safetensors``, ``voice_head.safetensors``) and its
-    ONNX export (``head.onnx``, ``voice_head.onnx``), and ``card.json``, into ``folder``;
-    returns the folder."""
+               mode_heads: dict[str, HeadEnsemble] | None = None,
+               setting_prior: SettingPrior | None = None) -> Path:
+    """Write each head's weights (``head.safetensors``, and ``MODE_HEAD_FILES`` for
+    ``mode_heads``) and its ONNX export (``.onnx`` beside them), the adapted mode's
+    ``setting_prior.npz``, and ``card.json``, into ``folder``; returns the folder."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for module, name in ((head, HEAD_FILE), (voice_head, VOICE_HEAD_FILE)):
+    if setting_prior is not None:
+        np.savez(folder / SETTING_PRIOR_FILE, mean=setting_prior.mean, var=setting_prior.var)
+    heads = [(head, HEAD_FILE)] + [(h, MODE_HEAD_FILES[m]) for m, h in (mode_heads or {}).items()]
+    for module, name in heads:
         if module is not None:
             state = {k: v.contiguous() for k, v in module.state_dict().items()}
             save_file(state, folder / name, metadata={"model_id": card.id})
@@ -113,7 +127,7 @@ def export_heads(folder: Path) -> list[Path]:
     """Export the heads of the model in ``folder`` to ONNX again from their safetensors (as
     ``save_model`` does after training; nothing is retrained); returns the files written."""
     card = read_card(folder)
-    names = (HEAD_FILE, VOICE_HEAD_FILE) if card.voice else (HEAD_FILE,)
+    names = [HEAD_FILE] + [f for m, f in MODE_HEAD_FILES.items() if getattr(card, m)]
     return [_export_head(torch_head(Path(folder) / name, card), Path(folder) / name, card) for name in names]
 
 
@@ -171,13 +185,20 @@ def load_model(folder: Path) -> EmotionModel:
     try:
         head = _load_head(folder / HEAD_FILE, card)
         voice_head = _load_head(folder / VOICE_HEAD_FILE, card) if card.voice else None
+        adapted_head = _load_head(folder / ADAPTED_HEAD_FILE, card) if card.adapted else None
+        prior = _load_prior(folder / SETTING_PRIOR_FILE) if card.adapted else None
     except (OSError, ValueError, KeyError) as err:
         raise ModelError(f"{folder}: the head does not load ({type(err).__name__}: {err})") from err
     try:
         backbone = get_backbone(card.backbone.kind, card.backbone.checkpoint)
     except (OSError, ImportError, RuntimeError, ValueError, KeyError) as err:  # missing package or weights
         raise ModelError(f"{folder}: its backbone does not load ({type(err).__name__}: {err})") from err
-    return EmotionModel(card, head, backbone, voice_head)
+    return EmotionModel(card, head, backbone, voice_head, adapted_head, prior)
+
+
+def _load_prior(path: Path) -> SettingPrior:
+    with np.load(path, allow_pickle=False) as saved:
+        return SettingPrior(saved["mean"], saved["var"])
 
 
 def load_models(models_dir: Path = config.MODELS_DIR) -> list[EmotionModel]:

@@ -57,27 +57,65 @@ def lead_id(cards: list[ModelCard], fusion: dict | None) -> str:
 
 
 # --- tables -----------------------------------------------------------------------------------
-def transfer_table(cards: list[ModelCard], fusion: dict | None = None, voice: bool = False) -> pd.DataFrame:
-    """One row per (model, left-out corpus): UAR, neutral recall, calibration error, the share
-    of readings marked unsure and the accuracy of the others (fractions 0..1). ``voice``: the
-    heads calibrated to the speaker's voice instead (no fused row)."""
+MODE_NAMES = {"plain": "plain", "adapted": "adapted to the setting", "voice": "calibrated to the voice"}
+
+
+def mode_transfer(card: ModelCard, mode: str) -> dict | None:
+    """A card's leave-one-corpus-out reports in ``mode`` (``ser.modes``), or None."""
+    if mode == "plain":
+        return card.transfer
+    reading = getattr(card, mode)
+    return reading.transfer if reading else None
+
+
+def transfer_table(cards: list[ModelCard], fusion: dict | None = None, mode: str = "plain") -> pd.DataFrame:
+    """One row per (model, left-out corpus) in ``mode``: UAR, neutral and sad recall, calibration
+    error, the share of readings marked unsure, the accuracy of the others (fractions 0..1) and,
+    for an adapting mode, the share read in it (the rest fell back to plain). The fused verdict
+    has a row in plain mode only (its weights were fitted on plain readings)."""
     import pandas as pd
 
-    if voice:
-        entries = [(f"{c.name}, calibrated to the voice", c.voice.transfer)
-                   for c in cards if c.voice and c.voice.transfer]
-    else:
-        entries = [(c.name, c.transfer) for c in cards if c.transfer]
-    if fusion and not voice:
+    suffix = "" if mode == "plain" else f", {MODE_NAMES[mode]}"
+    entries = [(c.name + suffix, mode_transfer(c, mode)) for c in cards if mode_transfer(c, mode)]
+    if fusion and mode == "plain":
         entries.append(("Fused verdict", fusion["transfer"]))
+    columns = ["model", "left-out corpus", "UAR", "neutral recall", "sad recall", "calibration error",
+               "unsure", "accuracy when sure"] + ([] if mode == "plain" else ["read in mode"])
     rows = []
     for name, transfer in entries:
         for corpus, r in transfer.items():
-            rows.append({"model": name, "left-out corpus": CORPORA[corpus].name, "UAR": r["uar"],
-                         "neutral recall": r["neutral_recall"], "calibration error": r["ece"],
-                         "unsure": r.get("unsure_share"), "accuracy when sure": r.get("sure_accuracy")})
-    return pd.DataFrame(rows, columns=["model", "left-out corpus", "UAR", "neutral recall",
-                                       "calibration error", "unsure", "accuracy when sure"])
+            row = {"model": name, "left-out corpus": CORPORA[corpus].name, "UAR": r["uar"],
+                   "neutral recall": r["neutral_recall"], "sad recall": r["per_class_recall"].get("sad"),
+                   "calibration error": r["ece"], "unsure": r.get("unsure_share"),
+                   "accuracy when sure": r.get("sure_accuracy"), "read in mode": r.get("read_in_mode")}
+            rows.append({k: row[k] for k in columns})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def mode_summary_table(cards: list[ModelCard]) -> pd.DataFrame:
+    """One row per (mode, model): the means over left-out corpora of UAR, of the worst emotion's
+    recall and of calibration error; and on one-emotion sessions (the adaptations' failure
+    case), accuracy in the mode against plain on the same clips."""
+    import numpy as np
+    import pandas as pd
+
+    rows = []
+    for mode in MODE_NAMES:
+        for card in cards:
+            transfer = mode_transfer(card, mode)
+            if not transfer:
+                continue
+            reading = getattr(card, mode, None) if mode != "plain" else None
+            one = (reading.one_emotion if reading else None) or {}
+            rows.append({
+                "mode": MODE_NAMES[mode], "model": card.name,
+                "UAR": float(np.mean([r["uar"] for r in transfer.values()])),
+                "lowest UAR": min(r["uar"] for r in transfer.values()),
+                "worst emotion's recall": float(np.mean([min(r["per_class_recall"].values())
+                                                          for r in transfer.values()])),
+                "calibration error": float(np.mean([r["ece"] for r in transfer.values()])),
+                "one-emotion sessions": one.get("accuracy"), "same clips, plain": one.get("plain_accuracy")})
+    return pd.DataFrame(rows)
 
 
 def speaker_fold_table(cards: list[ModelCard]) -> pd.DataFrame:
@@ -114,14 +152,18 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
 
 
 def results_markdown(cards: list[ModelCard], fusion: dict | None = None) -> str:
-    """The README's results: the transfer tables (plain, then calibrated to the voice), the
+    """The README's results: a summary per reading mode, the transfer table of each mode, the
     folds-by-speaker table, citations."""
     corpora = sorted({c for card in cards for c in card.training.get("corpora", [])})
-    return "\n".join([
-        "Leave-one-corpus-out (trained on the other corpora, calibrated without the left-out one):",
-        "", markdown_table(transfer_table(cards, fusion)), "",
-        "The same, calibrated to the voice (each speaker's mean over all their clips subtracted):",
-        "", markdown_table(transfer_table(cards, voice=True)), "",
+    parts = ["Leave-one-corpus-out, every reading mode (means over the left-out corpora; one-emotion "
+             "sessions: one speaker's clips of one emotion, accuracy):", "",
+             markdown_table(mode_summary_table(cards)), ""]
+    for mode, name in MODE_NAMES.items():
+        table = transfer_table(cards, fusion, mode)
+        if not table.empty:
+            parts += [f"Leave-one-corpus-out, {name} (trained on the other corpora, calibrated without "
+                      "the left-out one):", "", markdown_table(table), ""]
+    return "\n".join(parts + [
         "Folds by speaker inside every corpus (UAR):", "",
         markdown_table(speaker_fold_table(cards)), "",
         "Data: " + " ".join(citations(corpora)),

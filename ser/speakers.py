@@ -1,10 +1,8 @@
-"""Calibrating to a voice: subtract a speaker's mean clip statistics before the head.
+"""A voice reference from recordings: the speaker's speech cut into clip-sized pieces.
 
-Much of what separates corpora is who speaks and through which microphone, not
-the emotion. A head trained on statistics minus each speaker's mean over their
-clips hears only how a clip departs from that voice's usual sound. At inference
-the mean comes from the same person: a few recordings of theirs, or every take of
-a session so far (docs/experiments.md measures both).
+The voice mode (``ser.modes``) hears a clip as its statistics minus those of the
+speaker's plain voice; the reference is averaged over pieces as long as the training
+clips, so its statistics mean what a training speaker's neutral clips meant.
 """
 
 from __future__ import annotations
@@ -13,16 +11,6 @@ import numpy as np
 
 from ser import audio as audio_io
 from ser import config
-
-
-def subtract_speaker_means(stats: np.ndarray, speakers) -> np.ndarray:
-    """Clip statistics ``(n_clips, L, 2D)`` minus the mean over each speaker's clips."""
-    stats, speakers = np.asarray(stats, np.float32), np.asarray(speakers)
-    out = np.empty_like(stats)
-    for speaker in np.unique(speakers):
-        rows = speakers == speaker
-        out[rows] = stats[rows] - stats[rows].mean(axis=0)
-    return out
 
 
 def reference_windows(audio: np.ndarray) -> list[np.ndarray]:

@@ -96,21 +96,55 @@ def test_predict_json(example_clip, capsys):
     assert "timeline" in line
 
 
-def test_predict_calibrated_to_a_voice_differs_and_needs_enough_of_it(example_clip, tmp_path, capsys):
-    clips = sorted(config.EXAMPLES_DIR.glob("*.flac"))
+def test_predict_says_which_mode_each_reading_used(example_clip, capsys):
+    assert main(["predict", str(example_clip)]) == 0
+    (line,) = json_lines(capsys.readouterr().out)
+    assert line["mode"] == "plain" and line["mode_speech_s"] == 0 and line["plain_lead"] is None
+    assert {p["mode"] for p in [*line["models"].values(), line["fused"]]} == {"plain"}
+
+
+def test_predict_adapts_to_a_varied_setting(capsys):
+    clips = sorted(config.EXAMPLES_DIR.glob("*.flac"))  # four actors, four emotions
     assert main(["predict", *map(str, clips)]) == 0
     plain = json_lines(capsys.readouterr().out)
-    assert main(["predict", "--session", *map(str, clips)]) == 0
-    session = json_lines(capsys.readouterr().out)
-    assert [line["path"] for line in session] == [line["path"] for line in plain]
-    assert any(a["models"][k]["probs"] != b["models"][k]["probs"]
-               for a, b in zip(plain, session) for k in SHIPPED_IDS)
+    assert main(["predict", "--adapt", *map(str, clips)]) == 0
+    adapted = json_lines(capsys.readouterr().out)
+    assert [line["path"] for line in adapted] == [line["path"] for line in plain]
+    for before, after in zip(plain, adapted):
+        assert after["mode"] == "adapted" and after["mode_speech_s"] > 0
+        assert after["plain_lead"]["probs"] == (before["fused"] if before["lead"] == "fused"
+                                                else before["models"][before["lead"]])["probs"]
+        assert any(after["models"][k]["probs"] != before["models"][k]["probs"] for k in SHIPPED_IDS)
+
+
+def test_predict_reads_a_setting_of_one_clip_repeated_plain(example_clip, capsys):
+    """The adapted mode's guard: clips that sound alike (one emotion, most likely) read plain."""
+    assert main(["predict", str(example_clip)]) == 0
+    (plain,) = json_lines(capsys.readouterr().out)
+    assert main(["predict", "--adapt", *[str(example_clip)] * 3]) == 0
+    for line in json_lines(capsys.readouterr().out):
+        assert line["mode"] == "plain" and line["models"] == plain["models"]
+
+
+def test_predict_calibrated_to_a_voice_needs_enough_plain_speech(example_clip, tmp_path, capsys, monkeypatch):
+    neutral = config.EXAMPLES_DIR / "03-01-01-01-01-01-20.flac"
+    assert main(["predict", str(example_clip), "--calibrate-with", str(neutral), str(neutral)]) == 0
+    out, err = capsys.readouterr()
+    (line,) = json_lines(out)
+    if "warning" not in err:  # the neutral example read as plain enough to calibrate on
+        assert line["mode"] == "voice" and line["mode_speech_s"] > 3
     short = tmp_path / "short.wav"
     sf.write(short, [0.0] * SR, SR)
     assert main(["predict", str(example_clip), "--calibrate-with", str(short)]) == 2
     assert "needs at least 3 s" in capsys.readouterr().err
-    assert main(["predict", "--session", str(example_clip)]) == 2
-    assert "--session needs at least 3 recordings" in capsys.readouterr().err
+    # A reference no model hears as plain is refused, with a warning, and the clip reads plain.
+    from ser import inference
+
+    monkeypatch.setattr(inference, "_plain_share", lambda model, stats: 0.0)
+    assert main(["predict", str(example_clip), "--calibrate-with", str(neutral), str(neutral)]) == 0
+    out, err = capsys.readouterr()
+    assert "warning: not calibrated, reading plain. The reference sounds" in err
+    assert json_lines(out)[0]["mode"] == "plain"
 
 
 def test_predict_goes_on_after_a_bad_file(example_clip, tmp_path, capsys):
@@ -245,7 +279,9 @@ def test_train_with_cv_calibrates_on_the_left_out_corpora(tiny_corpora, tiny_rec
     assert main(["train", "--data", str(tiny_corpora), "--model", "mfcc", "--models-dir", str(tmp_path)]) == 0
     card = read_card(tmp_path / "mfcc")
     assert card.calibration.fitted_on == "leave-one-corpus-out predictions of emovo, ravdess"
-    assert set(card.transfer) == {"emovo", "ravdess"} and card.voice.transfer is not None
+    assert set(card.transfer) == {"emovo", "ravdess"}
+    assert card.adapted.guard == {"shrink_clips": config.ADAPT_SHRINK_CLIPS, "min_variety": config.ADAPT_MIN_VARIETY}
+    assert card.voice.guard == {"min_plain": config.VOICE_MIN_PLAIN}
     assert card.speaker_folds["ravdess_8_class"]["n"] == 11
     assert f"RAVDESS (English) UAR {card.transfer['ravdess']['uar']:.3f}" in capsys.readouterr().out
 

@@ -1,0 +1,161 @@
+"""Reading modes: how much beyond the clip itself a reading rests on.
+
+- ``plain``: the clip alone.
+- ``adapted``: the clip among the others heard in the same setting (a batch of uploads,
+  a live session): each clip's statistics are z-normalised by the setting's, shrunk
+  toward the training corpora's while little has been heard. No labels are needed.
+- ``voice``: the clip against a reference of its speaker's plain, everyday voice
+  (a sentence read aloud): the statistics minus the reference's.
+
+Each mode has its own head, trained on statistics normalised the same way (a
+training corpus stands for a setting; a speaker's neutral clips for their plain
+voice), and its own temperature fitted on left-out corpora. Both adaptations assume
+something a user can get wrong: that the setting holds more than one emotion, that
+the reference is plain. Each has a guard that reads plain when its assumption visibly
+fails (``SettingStatistics.variety``; for the voice, how plain the reference reads).
+Statistics are clip statistics ``(n_layers, 2 * dim)`` (``onnx_heads.clip_statistics``),
+or a stack of them ``(n_clips, n_layers, 2 * dim)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ser import config
+
+PLAIN, ADAPTED, VOICE = "plain", "adapted", "voice"
+MODES = (PLAIN, ADAPTED, VOICE)
+EPS = 1e-6
+
+
+# --- training: statistics normalised as each mode reads them -------------------------------
+def normalise_by_group(stats: np.ndarray, groups) -> np.ndarray:
+    """Each group's clips (a training corpus: one setting) z-normalised by that group's mean
+    and standard deviation over its clips; ``(n_clips, L, 2D)`` float32."""
+    stats, groups = np.asarray(stats, np.float32), np.asarray(groups)
+    out = np.empty_like(stats)
+    for group in np.unique(groups):
+        rows = groups == group
+        out[rows] = (stats[rows] - stats[rows].mean(0)) / (stats[rows].std(0) + EPS)
+    return out
+
+
+def subtract_neutral_means(stats: np.ndarray, speakers, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Each clip's statistics minus the mean of its speaker's neutral clips, and which clips
+    have such a reference (bool ``(n_clips,)``: speakers with no neutral clip have none)."""
+    stats, speakers = np.asarray(stats, np.float32), np.asarray(speakers)
+    neutral = np.asarray(labels) == config.EMOTIONS.index("neutral")
+    out, kept = np.zeros_like(stats), np.zeros(len(stats), bool)
+    for speaker in np.unique(speakers):
+        rows = speakers == speaker
+        if (rows & neutral).any():
+            out[rows] = stats[rows] - stats[rows & neutral].mean(0)
+            kept[rows] = True
+    return out, kept
+
+
+@dataclass(frozen=True)
+class SettingPrior:
+    """What a setting is assumed to sound like before any of it is heard: the mean over
+    training corpora of each corpus's mean and variance, each ``(L, 2D)`` float32."""
+
+    mean: np.ndarray
+    var: np.ndarray
+
+    @classmethod
+    def of(cls, stats: np.ndarray, groups) -> SettingPrior:
+        stats, groups = np.asarray(stats, np.float64), np.asarray(groups)
+        names = np.unique(groups)
+        mean = np.mean([stats[groups == g].mean(0) for g in names], axis=0)
+        var = np.mean([stats[groups == g].var(0) for g in names], axis=0)
+        return cls(mean.astype(np.float32), var.astype(np.float32))
+
+
+# --- inference: one setting's running statistics ---------------------------------------------
+@dataclass
+class Running:
+    """Running mean and variance (Welford) of arrays of one shape."""
+
+    n: int = 0
+    mean: np.ndarray | None = None
+    m2: np.ndarray | None = None
+
+    def add(self, value: np.ndarray) -> None:
+        value = np.asarray(value, np.float64)
+        if self.mean is None:
+            self.mean, self.m2 = np.zeros_like(value), np.zeros_like(value)
+        self.n += 1
+        delta = value - self.mean
+        self.mean += delta / self.n
+        self.m2 += delta * (value - self.mean)
+
+    @property
+    def var(self) -> np.ndarray:
+        return self.m2 / self.n
+
+
+@dataclass
+class SettingStatistics:
+    """What one model heard in one setting: the running moments of its clips' statistics,
+    and of its plain readings of them (for the guard). Belongs to one visitor's session or
+    one CLI run, never to a shared cache."""
+
+    stats: Running = field(default_factory=Running)
+    plain: Running = field(default_factory=Running)
+
+    @property
+    def n(self) -> int:
+        return self.stats.n
+
+    def add(self, stats: np.ndarray, plain_probs: np.ndarray) -> None:
+        """One clip: its statistics ``(L, 2D)`` and the plain head's probabilities ``(C,)``."""
+        self.stats.add(stats)
+        self.plain.add(plain_probs)
+
+    def normaliser(self, prior: SettingPrior, shrink_clips: float) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std ``(L, 2D)`` to z-normalise a clip of this setting: the setting's own,
+        shrunk toward ``prior`` as if ``shrink_clips`` clips of the prior had been heard too."""
+        if self.n == 0:
+            return prior.mean, np.sqrt(prior.var) + EPS
+        w = self.n / (self.n + shrink_clips)
+        mean = w * self.stats.mean + (1 - w) * prior.mean
+        var = w * self.stats.var + (1 - w) * prior.var
+        return mean.astype(np.float32), (np.sqrt(var) + EPS).astype(np.float32)
+
+    def variety(self) -> float:
+        """How differently the plain head reads the setting's clips: the total variance of its
+        probabilities over them (0 for one clip; a setting of one emotion reads alike, and
+        normalising it would subtract that emotion)."""
+        return float(self.plain.var.sum()) if self.n >= 2 else 0.0
+
+
+@dataclass
+class Setting:
+    """The clips heard in one setting (``inference.hear``): each model's running statistics,
+    and how much speech they rest on."""
+
+    models: dict[str, SettingStatistics] = field(default_factory=dict)
+    n_clips: int = 0
+    speech_s: float = 0.0
+
+    def add(self, heard: dict[str, tuple[np.ndarray, np.ndarray]], speech_s: float) -> None:
+        """One clip: ``heard`` maps model id -> (its clip statistics ``(L, 2D)``, its plain
+        probabilities ``(C,)``)."""
+        for model_id, (stats, plain_probs) in heard.items():
+            self.models.setdefault(model_id, SettingStatistics()).add(stats, plain_probs)
+        self.n_clips += 1
+        self.speech_s += speech_s
+
+    def of(self, model_id: str) -> SettingStatistics:
+        return self.models.get(model_id, SettingStatistics())
+
+
+@dataclass(frozen=True)
+class VoiceReference:
+    """A speaker's plain voice (``inference.voice_reference``): model id -> mean clip
+    statistics ``(L, 2D)`` of the reference, and its seconds of speech."""
+
+    stats: dict[str, np.ndarray]
+    speech_s: float

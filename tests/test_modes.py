@@ -1,0 +1,75 @@
+"""Reading modes: the statistics each mode's head reads, and the guards that send it back to plain."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ser import config, modes
+
+NEUTRAL, ANGRY = config.EMOTIONS.index("neutral"), config.EMOTIONS.index("angry")
+
+
+def test_each_group_is_z_normalised_by_its_own_statistics():
+    rng = np.random.default_rng(0)
+    stats = np.concatenate([rng.normal(5, 2, (40, 2, 6)), rng.normal(-3, 0.5, (60, 2, 6))]).astype(np.float32)
+    groups = np.array(["a"] * 40 + ["b"] * 60)
+    out = modes.normalise_by_group(stats, groups)
+    for g in "ab":
+        assert np.allclose(out[groups == g].mean(0), 0, atol=1e-4)
+        assert np.allclose(out[groups == g].std(0), 1, atol=1e-3)
+
+
+def test_a_speaker_is_heard_against_their_neutral_clips_and_one_without_any_is_left_out():
+    stats = np.array([[[1.0]], [[3.0]], [[10.0]], [[7.0]]], np.float32)
+    speakers = np.array(["s1", "s1", "s1", "s2"])
+    labels = np.array([NEUTRAL, NEUTRAL, ANGRY, ANGRY])
+    out, kept = modes.subtract_neutral_means(stats, speakers, labels)
+    assert out[:3, 0, 0].tolist() == [-1.0, 1.0, 8.0]
+    assert kept.tolist() == [True, True, True, False]
+
+
+def test_running_statistics_match_numpy_and_shrink_toward_the_prior():
+    rng = np.random.default_rng(1)
+    clips = rng.normal(2.0, 3.0, (50, 2, 4))
+    prior = modes.SettingPrior(np.zeros((2, 4), np.float32), np.ones((2, 4), np.float32))
+    heard = modes.SettingStatistics()
+    mean, std = heard.normaliser(prior, shrink_clips=10)
+    assert np.allclose(mean, 0) and np.allclose(std, 1, atol=1e-5)  # nothing heard: the prior
+    for clip in clips:
+        heard.add(clip)
+    assert np.allclose(heard.mean, clips.mean(0)) and np.allclose(heard.m2 / heard.n, clips.var(0))
+    mean, std = heard.normaliser(prior, shrink_clips=10)
+    w = 50 / 60
+    assert np.allclose(mean, w * clips.mean(0))
+    assert np.allclose(std ** 2, w * clips.var(0) + (1 - w), atol=1e-4)
+
+
+def test_spread_tells_a_varied_setting_from_clips_that_sound_alike():
+    rng = np.random.default_rng(2)
+    prior = modes.SettingPrior(np.zeros((1, 8), np.float32), np.ones((1, 8), np.float32))
+    varied, alike = modes.SettingStatistics(), modes.SettingStatistics()
+    for _ in range(20):
+        varied.add(rng.normal(0, 1, (1, 8)))
+        alike.add(rng.normal(3, 0.1, (1, 8)))
+    assert varied.spread(prior) == pytest.approx(1.0, abs=0.4)
+    assert alike.spread(prior) < 0.05
+    assert modes.SettingStatistics().spread(prior) == 0.0  # one clip or none: no spread to judge
+
+
+def test_a_setting_counts_clips_and_speech_per_model():
+    setting = modes.Setting()
+    setting.add({"a": np.ones((1, 2)), "b": np.zeros((1, 2))}, 2.5)
+    setting.add({"a": np.ones((1, 2))}, 1.0)
+    assert (setting.n_clips, setting.speech_s) == (2, 3.5)
+    assert setting.of("a").n == 2 and setting.of("b").n == 1 and setting.of("c").n == 0
+
+
+def test_calibration_and_evaluation_do_not_import_each_other():
+    """The import circle calibration -> evaluation -> inference -> calibration is broken."""
+    probe = ("import sys; import ser.calibration; "
+             "print(' '.join(m for m in ('ser.evaluation', 'ser.inference') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            cwd=config.PROJECT_DIR).stdout.split()
+    assert loaded == []
