@@ -65,6 +65,7 @@ class ClipAnalysis:
     fused: Prediction | None
     timeline: list[WindowPrediction]  # empty for clips no longer than one window
     lead: str = FUSED  # the reading to show first: the model id (or FUSED) that measures best
+    mode: str = "plain"  # "voice" when the models heard the clip relative to a voice reference
 
     @property
     def lead_prediction(self) -> Prediction | None:
@@ -84,12 +85,14 @@ class ClipAnalysis:
             "models": {k: p.to_dict() for k, p in self.models.items()},
             "fused": self.fused.to_dict() if self.fused else None,
             "lead": self.lead,
+            "mode": self.mode,
             "timeline": {"window_s": config.WINDOW_S, "hop_s": config.HOP_S,
                          "windows": [w.to_dict() for w in self.timeline]} if self.timeline else None,
         }
 
     def to_rows(self) -> list[dict]:
-        """Flat rows for CSV: one per (scope, model), scope "clip" or a window's span."""
+        """Flat rows for CSV: one per (scope, model), scope "clip" or a window's span, each
+        saying how the clip was heard (``mode``) and whether the reading is ``unsure``."""
         rows = []
         scopes = [("clip", 0.0, self.duration_s, self.models, self.fused)]
         scopes += [("window", w.start_s, w.end_s, w.models, w.fused) for w in self.timeline]
@@ -97,7 +100,8 @@ class ClipAnalysis:
             named = dict(models, **({"fused": fused} if fused else {}))
             for model_id, p in named.items():
                 rows.append({"scope": scope, "start_s": round(start, 3), "end_s": round(end, 3),
-                             "model": model_id, "label": p.label, "confidence": round(p.confidence, 4),
+                             "model": model_id, "mode": self.mode, "label": p.label,
+                             "confidence": round(p.confidence, 4), "unsure": p.unsure,
                              **{e: round(v, 4) for e, v in p.probs.items()}})
         return rows
 
@@ -196,7 +200,8 @@ def _analysis(audio, activity, models, frames, offsets, fusion, voice) -> ClipAn
         timeline = [_window(audio, w_start, w_end, offsets, models, frames, fusion, voice)
                     for w_start, w_end in audio_io.windows(len(audio))]
     lead = reports.lead_id([m.card for m in models], fusion)
-    return ClipAnalysis(duration_s, True, activity.speech_s, clip, fuse(clip, fusion), timeline, lead)
+    return ClipAnalysis(duration_s, True, activity.speech_s, clip, fuse(clip, fusion), timeline, lead,
+                        "voice" if voice else "plain")
 
 
 def _window(audio, start, end, offsets, models, frames, fusion, voice) -> WindowPrediction:
