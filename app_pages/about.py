@@ -34,8 +34,10 @@ corpora of acted emotion: RAVDESS (20 North-American actors, two English sentenc
 emotions, a quiet studio), ASED (65 Amharic speakers, 5 emotions) and EMOVO (6 Italian
 actors, 7 emotions), about 4,300 clips of 91 speakers in all. (Each model's card, on the
 Compare page, says exactly which clips it saw.) Tested on a corpus left out of training:
+
 {headline_lines}
-Far above guessing, far from sure.
+
+Far above guessing, far from sure. What that means in practice:
 
 - **What they handle best:** short (2 to 5 s) clips of clearly acted emotion in
   English, recorded with a good microphone and little noise. The Compare page gives

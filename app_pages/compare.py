@@ -25,7 +25,7 @@ BACKBONE_NOTES = {
                     "much to trust each of its layers.",
 }
 HEADLINE_KEY = "headline"  # the first screen's headline (CSS class st-key-headline, for the browser tests)
-TRANSFER_WIDTH_PX = 480  # the two modes' charts side by side at 1440 px, one under the other below
+TRANSFER_WIDTH_PX = 460  # the two modes' charts side by side at 1440 px (about 950 px), stacked below
 CONFUSION_WIDTH_PX = 460  # wide enough for a matrix's numbers; two fit side by side at 1440 px
 
 st.title("Compare the models")
