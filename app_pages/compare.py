@@ -4,12 +4,13 @@ import streamlit as st
 
 from ser import plots
 from ser.cards import read_cards
+from ser.circumplex import CITATION as CIRCUMPLEX_CITATION
 from ser.corpora import CORPORA
 from ser.reports import MODE_TITLES, MODES, NOT_CROSS_VALIDATED, headlines
 from ui.charts import show_figure
 from ui.resources import FUSED_NAME, card_names, get_fusion, listens_to, short_name
-from ui.scores import (headline_text, lead_headlines, show_glossary, show_table, speaker_fold_frame,
-                       transfer_frame)
+from ui.scores import (arousal_frame, headline_text, lead_headlines, show_glossary, show_table,
+                       speaker_fold_frame, transfer_frame)
 
 # What the cards cannot say: why a backbone is here and what it is not.
 BACKBONE_NOTES = {
@@ -62,6 +63,12 @@ st.caption("Bars: the share of clips named right, each emotion alike; the dark d
            "corpus: what guessing scores there.")
 show_table(transfer_frame(cards, names, fusion, FUSED_NAME))
 show_glossary()
+st.subheader("Calm or excited, on corpora it never heard")
+st.caption("Beyond naming the emotion: does the reading land on the right side of calm ↔ excited? "
+           "Each emotion sits on Russell's (1980) circle of affect, a reading where its probabilities "
+           "weigh it. The share of excited clips read as excited and of calm ones read as calm, "
+           "averaged (neutral and disgust, level on that circle, left out); guessing scores 50 %.")
+show_table(arousal_frame(cards, names))
 st.subheader("On new speakers of a corpus it knows")
 st.caption("Speakers left out of training, from corpora the models heard: higher than a new voice "
            "in a new setting gets.")
@@ -117,3 +124,4 @@ st.markdown("The models were trained on these corpora; please cite them wherever
             "are shown. RAVDESS is released under CC BY-NC-SA 4.0 (non-commercial, share-alike).")
 for corpus in corpora:
     st.markdown(f"> {CORPORA[corpus].citation}")
+st.markdown(f"The circle of affect: {CIRCUMPLEX_CITATION}")

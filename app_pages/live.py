@@ -9,9 +9,11 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from ser import audio as audio_io
 from ser import config, plots
+from ser.circumplex import position
 from ser.live import LiveRecording, RollingAnalysis, TakeAnalyser, WindowResult, speech_since
 from ui.analysis import (RESULT_KEY, announce_result, bring_new_result_into_view, calibration_lines, decode,
                          render_analysis, show_clip, verdicts_html)
+from ui.charts import show_figure
 from ui.resources import get_fusion, model_names, models_loaded, require_models
 from ui.stream import keep_stream_on_page
 from ui.view import bring_into_view
@@ -68,6 +70,8 @@ with st.expander("Presenting this page"):
     )
 
 LEVEL_FLOOR_DBFS = -60.0  # the level meter's empty end; full scale (0 dBFS) is its full end
+TRAIL_LENGTH = 8  # live readings the emotion map keeps as the dot's trail (about 4 s of them)
+MAP_HEIGHT_PX = 260
 STALE_LOOKBACK_S = 1.0  # "no speech" gives way to "still listening" after speech this recent
 
 
@@ -107,6 +111,17 @@ def waveform_chart(window: np.ndarray) -> dict:
         },
         "height": 180,
     }
+
+
+def trail(result: WindowResult | None) -> list[tuple[float, float]]:
+    """The live readings' places on the emotion map, oldest first, the newest ``result`` added
+    once; the session keeps the last ``TRAIL_LENGTH`` of this take."""
+    state = st.session_state
+    points = state.setdefault("live_trail", [])
+    if result is not None and result.analysis.speech and (not points or points[-1][0] != result.end_s):
+        points.append((result.end_s, position(result.analysis.lead_prediction.probs)))
+        del points[:-TRAIL_LENGTH]
+    return [point for _, point in points]
 
 
 def analysers() -> tuple[RollingAnalysis, TakeAnalyser] | None:
@@ -171,7 +186,12 @@ def live_view(recording: LiveRecording) -> None:
             st.caption("The models are listening…")
         else:
             show_window(result, window, now_s, model_names(require_models()))
-    st.vega_lite_chart(waveform_chart(window), width="stretch")
+    wave, where = st.columns([3, 2], vertical_alignment="bottom")
+    with wave:
+        st.vega_lite_chart(waveform_chart(window), width="stretch")
+    with where:
+        show_figure(plots.emotion_map_figure(trail(result), "Where the voice sits", height=MAP_HEIGHT_PX),
+                    key="live-map")
 
 
 def show_take(take: dict) -> None:
@@ -237,6 +257,7 @@ def continuous() -> bool:
                 analysis.reset()
         state.live_closed = False
         state.live_in_view = False
+        state.live_trail = []
         state.pop(RESULT_STATE, None)
     elif not active and state.get("live_active", False) and not state.get("live_closed", False):
         close_take(recording)

@@ -15,7 +15,7 @@ import plotly.colors as pc
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ser import config, features
+from ser import circumplex, config, features
 from ser.backbones import REGISTRY
 from ser.corpora import CORPORA
 from ser.inference import ClipAnalysis, Prediction
@@ -215,6 +215,43 @@ def probabilities_figure(prediction: Prediction, title: str) -> go.Figure:
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=emotions)
     fig = _styled(fig, title, 380)
     fig.update_layout(margin=dict(l=10, r=16, t=50, b=30))
+    return fig
+
+
+def emotion_map_figure(trail: list[tuple[float, float]], title: str, height: int = 360) -> go.Figure:
+    """Where readings sit on Russell's circumplex (``ser.circumplex``): valence across, arousal
+    up, each emotion's point labelled; ``trail`` holds (valence, arousal) oldest first, the last
+    one drawn as the dot and the ones before it as a fading line."""
+    points = circumplex.coordinates()
+    circle = np.linspace(0, 2 * np.pi, 97)
+    fig = go.Figure(go.Scatter(x=np.cos(circle), y=np.sin(circle), mode="lines", hoverinfo="skip",
+                               line=dict(color=GRID_COLOUR, width=1), showlegend=False))
+    # Emotions sharing a point (angry, fearful) share one label.
+    at: dict[tuple[float, float], list[str]] = {}
+    for emotion, point in points.items():
+        at.setdefault((round(point[0], 3), round(point[1], 3)), []).append(emotion)
+    # Labels outside the circle, on the side their point faces, so the dot never hides them.
+    sides = ["middle left" if x < -0.1 else "middle right" if x > 0.1 else "top center" if y > 0
+             else "bottom center" for x, y in at]
+    fig.add_trace(go.Scatter(
+        x=[p[0] for p in at], y=[p[1] for p in at], mode="markers+text", showlegend=False,
+        text=[" / ".join(names) for names in at.values()], textposition=sides,
+        textfont=dict(size=FONT_SIZE - 5, color=TEXT_COLOUR), hoverinfo="skip",
+        marker=dict(size=14, color=[config.EMOTION_COLOURS[names[0]] for names in at.values()])))
+    if len(trail) > 1:
+        fig.add_trace(go.Scatter(x=[v for v, _ in trail], y=[a for _, a in trail], mode="lines+markers",
+                                 line=dict(color="#7b8794", width=2), marker=dict(size=6, color="#7b8794"),
+                                 hoverinfo="skip", showlegend=False))
+    if trail:
+        fig.add_trace(go.Scatter(x=[trail[-1][0]], y=[trail[-1][1]], mode="markers", showlegend=False,
+                                 marker=dict(size=18, color=TEXT_COLOUR, line=dict(width=3, color="white")),
+                                 hovertemplate="pleasant %{x:.2f}, excited %{y:.2f}<extra></extra>"))
+    axis = dict(range=[-2.1, 2.1], zeroline=True, showgrid=False, tickvals=[-1, 1], tickangle=0,
+                constrain="domain")  # room for the labels beside the circle
+    fig.update_xaxes(axis, ticktext=["unpleasant", "pleasant"])
+    fig.update_yaxes(axis, ticktext=["calm", "excited"], scaleanchor="x")
+    fig = _styled(fig, title, height)
+    fig.update_layout(margin=dict(l=10, r=10, t=50, b=30))
     return fig
 
 

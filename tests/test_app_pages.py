@@ -60,7 +60,8 @@ def test_upload_page_analyses_an_uploaded_clip():
     # One probability chart per reading, in the cards' order; no timeline for a 4.4 s clip,
     # whose two windows share 3.6 s.
     in_card_order = sorted(model_names() + [FUSED_NAME], key=cards.index)
-    assert chart_titles(at) == in_card_order + ["The signal"]
+    lead = short_name(read_cards()[-1])
+    assert chart_titles(at) == in_card_order + [f"Where {lead} places it", "The signal"]  # the emotion map
     assert any("reading" in m.value and "speech" in m.value for m in at.markdown)
     assert {b.label for b in at.get("download_button")} == {"Download CSV", "Download JSON"}
     assert not at.file_uploader[0].value  # read and emptied: the files do not stay in the server's memory
@@ -157,7 +158,7 @@ def test_compare_page_leads_with_the_never_heard_headline_then_the_transfer_tabl
         assert "never heard" in text and sentence in text
     assert chart_titles(at)[:2] == ["As heard", "Calibrated to the voice"]  # every model, every corpus
     # Static tables (every row and column shows), indexed by the model's name.
-    transfer, speaker_folds = at.table[0].value, at.table[1].value
+    transfer, arousal, speaker_folds = at.table[0].value, at.table[1].value, at.table[2].value
     # Every model, then the fused reading, once per left-out corpus.
     assert list(dict.fromkeys(transfer.index)) == model_names() + [FUSED_NAME]
     assert set(transfer["Tested on"]) == {"RAVDESS", "ASED", "EMOVO"}
@@ -166,6 +167,8 @@ def test_compare_page_leads_with_the_never_heard_headline_then_the_transfer_tabl
     assert "UAR" not in transfer and "Unsure" not in transfer  # plain words in the headers
     assert list(speaker_folds.index) == model_names()
     assert "RAVDESS (8 emotions)" in speaker_folds
+    # Calm or excited, measured on the left-out corpora: computed, in percent.
+    assert list(arousal.index) == model_names() and all(v.endswith("\u00a0%") for v in arousal["On average"])
     assert any(e.label == "What the numbers mean" for e in at.expander)
     glossary = "\n".join(texts)
     assert "unweighted average recall" in glossary and "calibration error" in glossary

@@ -52,8 +52,8 @@ def test_a_recorded_clip_is_analysed_by_every_model(live_page):
     at = record(live_page, to_wav_bytes(audio, rate))
     [cards] = [m.value for m in at.markdown if "ser-verdict" in m.value]
     assert all(short_name(card) in cards for card in read_cards()) and FUSED_NAME in cards
-    # A probability chart per reading and the signal (4.4 s: too short for a timeline).
-    assert len(at.get("plotly_chart")) == len(read_cards()) + 1 + 1
+    # A probability chart per reading, the emotion map and the signal (4.4 s: no timeline).
+    assert len(at.get("plotly_chart")) == len(read_cards()) + 1 + 2
 
 
 def test_a_silent_recording_is_not_classified(live_page):

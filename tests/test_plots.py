@@ -114,3 +114,13 @@ def test_every_model_has_a_clearly_different_colour():
         for b in colours[i + 1:]:
             distance = sum((int(a[k:k + 2], 16) - int(b[k:k + 2], 16)) ** 2 for k in (1, 3, 5)) ** 0.5
             assert distance > 70, (a, b)  # the old purples of MFCC and WakeHuBERT were 38 apart
+
+
+def test_emotion_map_draws_the_reading_as_a_dot_with_its_trail_behind_it():
+    trail = [(0.0, 0.1), (0.2, 0.3), (-0.4, 0.6)]
+    fig = plots.emotion_map_figure(trail, "Where the voice sits")
+    *_, line, dot = fig.data
+    assert (dot.x[0], dot.y[0]) == trail[-1] and list(line.x) == [v for v, _ in trail]
+    labels = [t for trace in fig.data if trace.text is not None for t in trace.text]
+    assert "angry / fearful" in labels and "calm" in labels  # emotions sharing a point share a label
+    assert len(plots.emotion_map_figure(trail[:1], "x").data) == 3  # circle, emotions, dot: no trail yet

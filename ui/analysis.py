@@ -17,6 +17,7 @@ import streamlit as st
 
 from ser import config, plots
 from ser.audio import AudioError, load_audio, to_wav_bytes
+from ser.circumplex import position
 from ser.inference import FUSED, ClipAnalysis, Prediction, analyse
 from ser.models import EmotionModel
 from ser.segments import segments, segments_text, shows_timeline
@@ -39,6 +40,9 @@ NEW_RESULT_STATE = "ser_new_result"  # session key: a result was just added, to 
 # so a visitor who keeps uploading cannot grow the server's memory without bound.
 KEPT_RESULTS = 4
 UNSURE_COLOUR = "#6b7280"
+MAP_CAPTION = ("Each emotion at its place on Russell's (1980) circle of affect; the dot: the reading, "
+               "weighed by its probabilities.")
+MAP_WIDTH_PX = 320  # the emotion map beside the probabilities where there is room, else under them
 PROBABILITIES_WIDTH_PX = 205  # two charts abreast in a result at 1024 px (about 490 px wide), four at 1440
 _ids = count()  # unique widget keys for kept clips, across sessions
 
@@ -316,6 +320,11 @@ def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = Fa
                 with st.container(width=PROBABILITIES_WIDTH_PX):
                     show_figure(plots.probabilities_figure(prediction, names.get(model_id, model_id)),
                                 key=f"{key}-probabilities-{model_id}")
+            with st.container(width=MAP_WIDTH_PX):
+                reader = names.get(analysis.lead, analysis.lead)
+                show_figure(plots.emotion_map_figure([position(analysis.lead_prediction.probs)],
+                                                     f"Where {reader} places it"), key=f"{key}-map")
+                st.caption(MAP_CAPTION)
     show_figure(signal, key=f"{key}-signal")
     if analysis.speech:
         _downloads(analysis, name, key)

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ser.cards import ModelCard
+from ser.circumplex import arousal_agreement
 from ser.corpora import CORPORA
 from ser.reports import headlines, speaker_fold_table, transfer_table
 
@@ -100,3 +101,19 @@ def headline_text(row: dict, names: dict[str, str]) -> str:
 def lead_headlines(cards: list[ModelCard], fusion: dict | None) -> dict[str, dict]:
     """Mode -> the headline row of the reading that mode leads with."""
     return {row["mode"]: row for row in headlines(cards, fusion) if row["lead"]}
+
+
+@st.cache_data(show_spinner=False)
+def _arousal_agreement(model_ids: tuple[str, ...]) -> dict[str, dict]:
+    return arousal_agreement(model_ids=model_ids)  # the shipped predictions: fixed for the process
+
+
+def arousal_frame(cards: list[ModelCard], names: dict[str, str]) -> pd.DataFrame:
+    """One row per model: how often it tells excited from calm speech on each corpus it never
+    heard, and on average, in percent (``ser.circumplex.arousal_agreement``)."""
+    rows = []
+    for model_id, r in _arousal_agreement(tuple(card.id for card in cards)).items():
+        rows.append({"Model": names.get(model_id, model_id),
+                     **{SHORT_CORPUS_NAMES[CORPORA[c].name]: v for c, v in r["corpora"].items()},
+                     "On average": r["right"]})
+    return _percent(pd.DataFrame(rows))
