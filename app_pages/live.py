@@ -124,6 +124,16 @@ def trail(result: WindowResult | None) -> list[tuple[float, float]]:
     return [point for _, point in points]
 
 
+def live_map(points: list[tuple[float, float]]):
+    """The emotion map of ``points``, rebuilt only when they change: the view redraws 2.5 times a
+    second, and building a plotly figure each time cost every visitor's refresh rate."""
+    state = st.session_state
+    if state.get("live_map_points") != points:
+        state.live_map_points = points
+        state.live_map = plots.emotion_map_figure(points, "Where the voice sits", height=MAP_HEIGHT_PX)
+    return state.live_map
+
+
 def analysers() -> tuple[RollingAnalysis, TakeAnalyser] | None:
     """The session's live analyses, made once the models are in; None while they load."""
     state = st.session_state
@@ -190,8 +200,7 @@ def live_view(recording: LiveRecording) -> None:
     with wave:
         st.vega_lite_chart(waveform_chart(window), width="stretch")
     with where:
-        show_figure(plots.emotion_map_figure(trail(result), "Where the voice sits", height=MAP_HEIGHT_PX),
-                    key="live-map")
+        show_figure(live_map(trail(result)), key="live-map")
 
 
 def show_take(take: dict) -> None:
