@@ -67,6 +67,9 @@ TEMPLATE = go.layout.Template(
 # they wrapped on a narrow screen, and beside it they take a third of the width.
 # Those charts carry no x-axis title for the legend to land on.
 BOTTOM_LEGEND = dict(orientation="h", x=0, xanchor="left", y=-0.14, yanchor="top")
+# The same at the very foot of the figure, for charts whose axis labels take two rows or whose
+# legend wraps to several: the bottom margin must hold it.
+FOOT_LEGEND = dict(BOTTOM_LEGEND, yref="container", y=0, yanchor="bottom")
 
 
 def _styled(fig: go.Figure, title: str, height: int) -> go.Figure:
@@ -302,15 +305,18 @@ def timeline_figure(analysis: ClipAnalysis, reader: str) -> go.Figure | None:
                                                pattern_fgcolor="#b0bec5"),
             hovertemplate="%{x:.1f} s: no speech<extra></extra>",
         ), row=2, col=1)
-    # In emotion order: "reversed" (plotly's default for stacks) reads oddly in rows.
-    fig.update_layout(barmode="stack", bargap=0, legend=dict(BOTTOM_LEGEND, traceorder="normal"))
+    # In emotion order: "reversed" (plotly's default for stacks) reads oddly in rows; at the
+    # figure's foot, where it cannot cover the time axis's labels however many rows it wraps to.
+    fig.update_layout(barmode="stack", bargap=0,
+                      legend=dict(FOOT_LEGEND, traceorder="normal"))
     fig.update_xaxes(ticksuffix=" s", range=[0, analysis.duration_s], tick0=0,
                      dtick=_time_step_s(analysis.duration_s))
+    fig.update_xaxes(ticks="", row=1, col=1)  # the bands sit on the time axis of the bars below
     fig.update_yaxes(visible=False, range=[0, 1], row=1, col=1)
     fig.update_yaxes(range=[0, 1], tickvals=[0, 1], ticktext=["0", "100%"], row=2, col=1)
     # Short: it opens a take's analysis, and the whole-take verdict must fit on the same screen.
-    fig = _styled(fig, f"Over time, as {reader} hears it", 330)
-    fig.update_layout(margin=dict(t=50, b=40))
+    fig = _styled(fig, f"Over time, as {reader} hears it", 360)
+    fig.update_layout(margin=dict(t=50, b=120))
     return fig
 
 
@@ -335,8 +341,7 @@ def transfer_figure(rows: list[dict], names: dict[str, str], title: str) -> go.F
         name="guessing", x=labels, y=chances, mode="markers",
         marker=dict(symbol="line-ew", size=44, line=dict(width=3, color=TEXT_COLOUR)),
         hovertemplate="%{x}: guessing scores %{y:.0%}<extra></extra>"))
-    # The legend at the figure's foot, under the corpus names however many rows it wraps to.
-    fig.update_layout(barmode="group", legend=dict(BOTTOM_LEGEND, yref="container", y=0, yanchor="bottom"))
+    fig.update_layout(barmode="group", legend=FOOT_LEGEND)
     fig.update_xaxes(tickangle=0)
     top = max([v for row in rows for v in (c["right"] for c in row["corpora"].values())] + [0.5])
     fig.update_yaxes(range=[0, top * 1.15], tickformat=".0%", dtick=0.25)  # room for the labels on top
