@@ -57,7 +57,7 @@ with st.container(horizontal=True):
         mode_rows = [row for row in rows if row["mode"] == mode]
         if mode_rows:
             with st.container(width=TRANSFER_WIDTH_PX):
-                show_figure(plots.transfer_figure(mode_rows, names, MODE_TITLES[mode]),
+                show_figure(plots.transfer_figure(mode_rows, names, MODE_TITLES[mode], scale_rows=rows),
                             key=f"transfer-{mode}")
 st.caption("Bars: the share of clips named right, each emotion alike; the dark dash across each "
            "corpus: what guessing scores there.")

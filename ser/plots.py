@@ -321,10 +321,12 @@ def timeline_figure(analysis: ClipAnalysis, reader: str) -> go.Figure | None:
 
 
 # --- evaluation reports ------------------------------------------------------------------
-def transfer_figure(rows: list[dict], names: dict[str, str], title: str) -> go.Figure:
+def transfer_figure(rows: list[dict], names: dict[str, str], title: str,
+                    scale_rows: list[dict] | None = None) -> go.Figure:
     """Every reading of one mode (rows of ``reports.headlines``) on every corpus it never
     heard, as bars of the share named right, and what guessing scores there as a dashed
-    mark across each corpus's bars."""
+    mark across each corpus's bars. ``scale_rows`` (default ``rows``) set the height of the
+    scale, so that charts of several modes side by side share one."""
     fig = go.Figure()
     corpora = list(dict.fromkeys(corpus for row in rows for corpus in row["corpora"]))
     labels = [CORPORA[c].name.split(" (")[0] for c in corpora]  # "ASED": three fit a phone's width
@@ -343,7 +345,7 @@ def transfer_figure(rows: list[dict], names: dict[str, str], title: str) -> go.F
         hovertemplate="%{x}: guessing scores %{y:.0%}<extra></extra>"))
     fig.update_layout(barmode="group", legend=FOOT_LEGEND)
     fig.update_xaxes(tickangle=0)
-    top = max([v for row in rows for v in (c["right"] for c in row["corpora"].values())] + [0.5])
+    top = max([c["right"] for row in scale_rows or rows for c in row["corpora"].values()] + [0.5])
     fig.update_yaxes(range=[0, top * 1.15], tickformat=".0%", dtick=0.25)  # room for the labels on top
     fig = _styled(fig, title, 440)
     fig.update_layout(margin=dict(b=130))

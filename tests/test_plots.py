@@ -124,3 +124,15 @@ def test_emotion_map_draws_the_reading_as_a_dot_with_its_trail_behind_it():
     labels = [t for trace in fig.data if trace.text is not None for t in trace.text]
     assert "angry / fearful" in labels and "calm" in labels  # emotions sharing a point share a label
     assert len(plots.emotion_map_figure(trail[:1], "x").data) == 3  # circle, emotions, dot: no trail yet
+
+
+def test_transfer_charts_mark_guessing_on_every_corpus_and_can_share_one_scale():
+    rows = [{"model": "mfcc", "corpora": {"ased": {"right": 0.3, "chance": 0.2},
+                                         "emovo": {"right": 0.25, "chance": 1 / 7}}}]
+    higher = [{"model": "mfcc", "corpora": {"ased": {"right": 0.9, "chance": 0.2}}}]
+    fig = plots.transfer_figure(rows, {"mfcc": "MFCC"}, "As heard")
+    bars, guessing = fig.data
+    assert list(bars.x) == ["ASED", "EMOVO"] and list(bars.y) == [0.3, 0.25]
+    assert list(guessing.y) == [0.2, 1 / 7]
+    shared = plots.transfer_figure(rows, {"mfcc": "MFCC"}, "As heard", scale_rows=rows + higher)
+    assert shared.layout.yaxis.range[1] > fig.layout.yaxis.range[1] >= 0.5
