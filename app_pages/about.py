@@ -5,6 +5,9 @@ import streamlit as st
 from ser import config
 from ser.cards import read_cards
 from ser.corpora import CORPORA
+from ser.reports import MODE_TITLES
+from ui.resources import card_names, get_fusion
+from ui.scores import headline_text, lead_headlines
 
 st.title("About this studio")
 
@@ -21,13 +24,20 @@ emotions as a question ("angry or sad?") instead of pretending to be sure.
 """)
 
 st.subheader("What the models can and cannot do")
+cards = read_cards()
+# The same figures as the Compare page's headline, from the same function.
+headline_lines = "\n".join(f"- *{MODE_TITLES[mode]}*: {headline_text(row, card_names(cards))}"
+                            for mode, row in lead_headlines(cards, get_fusion()).items())
 st.markdown(f"""
 **They learned from acted speech, and only from that.** The models were trained on three
 corpora of acted emotion: RAVDESS (20 North-American actors, two English sentences, 8
 emotions, a quiet studio), ASED (65 Amharic speakers, 5 emotions) and EMOVO (6 Italian
 actors, 7 emotions), about 4,300 clips of 91 speakers in all. (Each model's card, on the
-Compare page, says exactly which clips it saw.) Tested on a corpus left out of training,
-the best model names about half of the emotions right: far above chance, far from sure.
+Compare page, says exactly which clips it saw.) Tested on a corpus left out of training:
+
+{headline_lines}
+
+Far above guessing, far from sure. What that means in practice:
 
 - **What they handle best:** short (2 to 5 s) clips of clearly acted emotion in
   English, recorded with a good microphone and little noise. The Compare page gives
@@ -62,7 +72,7 @@ for corpus in CORPORA.values():
 
 st.subheader("The backbones and their licences")
 lines = [f"- **{card.backbone.name}** (`{card.backbone.id}`): {card.backbone.source}"
-         for card in read_cards()]
+         for card in cards]
 st.markdown("\n".join(lines) + """
 
 librosa, which computes the hand-crafted features, is ISC-licensed. The Whisper encoder is

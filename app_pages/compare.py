@@ -4,12 +4,13 @@ import streamlit as st
 
 from ser import plots
 from ser.cards import read_cards
+from ser.circumplex import CITATION as CIRCUMPLEX_CITATION
 from ser.corpora import CORPORA
-from ser.inference import FUSED
-from ser.reports import NOT_CROSS_VALIDATED, lead_id
+from ser.reports import MODE_TITLES, MODES, NOT_CROSS_VALIDATED, headlines
 from ui.charts import show_figure
-from ui.resources import FUSED_NAME, get_fusion, listens_to, short_name
-from ui.scores import show_glossary, show_table, speaker_fold_frame, transfer_frame
+from ui.resources import FUSED_NAME, card_names, get_fusion, listens_to, short_name
+from ui.scores import (arousal_frame, headline_text, lead_headlines, show_glossary, show_table,
+                       speaker_fold_frame, transfer_frame)
 
 # What the cards cannot say: why a backbone is here and what it is not.
 BACKBONE_NOTES = {
@@ -24,6 +25,8 @@ BACKBONE_NOTES = {
     "whisper-tiny": "Only the encoder of OpenAI's Whisper tiny.en runs; the emotion model learns how "
                     "much to trust each of its layers.",
 }
+HEADLINE_KEY = "headline"  # the first screen's headline (CSS class st-key-headline, for the browser tests)
+TRANSFER_WIDTH_PX = 460  # the two modes' charts side by side at 1440 px (about 950 px), stacked below
 CONFUSION_WIDTH_PX = 460  # wide enough for a matrix's numbers; two fit side by side at 1440 px
 
 st.title("Compare the models")
@@ -31,17 +34,45 @@ cards = read_cards()
 if not cards:
     st.error("No trained models were found.")
     st.stop()
-names = {card.id: short_name(card) for card in cards} | {FUSED: FUSED_NAME}
+names = card_names(cards)
 fusion = get_fusion()
-lead = lead_id(cards, fusion)
+rows = headlines(cards, fusion)
 
-st.subheader("On a corpus it never heard")
-st.caption(f"Trained on the other two corpora, tested on this one. The app leads with "
-           f"**{names[lead]}**, which scores best here on average.")
+# The truth first: how the models do on a voice they never heard, before anything on RAVDESS.
+with st.container(key=HEADLINE_KEY):
+    with st.container(horizontal=True):
+        for mode, row in lead_headlines(cards, fusion).items():
+            with st.container(border=True, width=440):
+                st.markdown(f"**{MODE_TITLES[mode]}**")
+                st.markdown(headline_text(row, names))
+    left_out = ", ".join(CORPORA[c].name for c in dict.fromkeys(c for row in rows for c in row["corpora"]))
+    st.caption(f"Corpora of acted speech: {left_out}. Each model learnt from all but one and was tested "
+               "on the one left out: other speakers, another language, another room. Every emotion "
+               "counts alike; guessing is one in the number of emotions the corpus has. Data: RAVDESS "
+               "(Livingstone & Russo 2018) and the corpora cited at the end of the page.")
+
+st.subheader("Every model on every corpus it never heard")
+with st.container(horizontal=True):
+    for mode in MODES:
+        mode_rows = [row for row in rows if row["mode"] == mode]
+        if mode_rows:
+            with st.container(width=TRANSFER_WIDTH_PX):
+                show_figure(plots.transfer_figure(mode_rows, names, MODE_TITLES[mode], scale_rows=rows),
+                            key=f"transfer-{mode}")
+st.caption("Bars: the share of clips named right, each emotion alike; the dark dash across each "
+           "corpus: what guessing scores there.")
 show_table(transfer_frame(cards, names, fusion, FUSED_NAME))
-st.subheader("On new speakers of a corpus it knows")
-show_table(speaker_fold_frame(cards, names))
 show_glossary()
+st.subheader("Calm or excited, on corpora it never heard")
+st.caption("Beyond naming the emotion: does the reading land on the right side of calm ↔ excited? "
+           "Each emotion sits on Russell's (1980) circle of affect, a reading where its probabilities "
+           "weigh it. The share of excited clips read as excited and of calm ones read as calm, "
+           "averaged (neutral and disgust, level on that circle, left out); guessing scores 50 %.")
+show_table(arousal_frame(cards, names))
+st.subheader("On new speakers of a corpus it knows")
+st.caption("Speakers left out of training, from corpora the models heard: higher than a new voice "
+           "in a new setting gets.")
+show_table(speaker_fold_frame(cards, names))
 
 # RAVDESS's 8 emotions, folds by actor: the figures comparable with the literature.
 reports = {card.id: card.speaker_folds["ravdess_8_class"] for card in cards
@@ -52,7 +83,10 @@ if missing:
             "charts below.")
 
 if reports:
-    st.subheader("Which emotions each model mixes up (RAVDESS, new actors)")
+    st.subheader("New actors of a corpus the models know: RAVDESS")
+    st.caption("RAVDESS's other actors, its two sentences and its studio were in training, so these "
+               "scores run higher than on a voice the models never heard (above).")
+    st.markdown("##### Which emotions each model mixes up")
     st.caption("Rows: the emotion acted; columns: the model's answer. Numbers count clips; the "
                "darker the cell, the larger its share of the row.")
     # Matrices wrap: two side by side on a laptop, one under the other on a projector.
@@ -60,7 +94,7 @@ if reports:
         for model_id, report in reports.items():
             with st.container(width=CONFUSION_WIDTH_PX):
                 show_figure(plots.confusion_figure(report, names[model_id]), key=f"confusion-{model_id}")
-    st.subheader("Per emotion and per actor")
+    st.markdown("##### Per emotion and per actor")
     st.caption("Each emotion's share of clips named correctly; the dotted line is chance (12.5 %).")
     show_figure(plots.per_class_recall_figure(reports, names), key="per-class-recall")
     st.caption("The share of each actor's clips named correctly, each actor tested by models that "
@@ -90,3 +124,4 @@ st.markdown("The models were trained on these corpora; please cite them wherever
             "are shown. RAVDESS is released under CC BY-NC-SA 4.0 (non-commercial, share-alike).")
 for corpus in corpora:
     st.markdown(f"> {CORPORA[corpus].citation}")
+st.markdown(f"The circle of affect: {CIRCUMPLEX_CITATION}")

@@ -2,14 +2,16 @@
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from ser import config, plots
-from ser.dataset import RAVDESS_URL, filter_clips
 from ser.cards import read_cards
+from ser.corpora import CORPORA
+from ser.dataset import RAVDESS_URL, filter_clips
 from ui.analysis import KEPT_RESULTS, decode, keep, show_kept
 from ui.charts import show_figure
-from ui.resources import dataset_clips, example_clips
+from ui.resources import corpora_summary, dataset_clips, example_clips
 
 RESULTS_STATE = "dataset_results"  # session key: the clips analysed on this page, newest first
 FILTERS = {"emotion": "Emotion", "intensity": "Intensity", "actor": "Actor", "gender": "Gender",
@@ -22,8 +24,11 @@ index = dataset_clips()
 if index is None:
     index = example_clips()
     st.markdown("Browse the clips the models learnt from, listen to any of them and see whether "
-                "the models get its emotion right. This server holds only the four example clips; "
-                "the full set of 1,440 clips can be added (see the end of the page).")
+                "the models get its emotion right.")
+    st.info(f"**This server holds only the {len(index.clips)} example clips** that ship with the studio, "
+            f"from {index.clips['actor'].nunique()} RAVDESS actors. The corpora the models learnt from "
+            "are not here: *The corpora* at the end of the page says where they come from and how to "
+            "add them.", icon=":material/info:")
 else:
     st.markdown(f"Browse the {len(index.clips):,} RAVDESS clips on this server: filter them by "
                 "emotion, actor or sentence, listen to any of them, and run the models to see whether "
@@ -51,7 +56,8 @@ with st.container(horizontal=True):
         selections[field] = st.multiselect(label, options, placeholder="all", width=220,
                                            format_func=lambda v: f"{v:02d}" if isinstance(v, int) else str(v))
 selected = filter_clips(clips, selections)
-st.dataframe(selected, hide_index=True, column_order=TABLE_COLUMNS, height=320,
+# "auto": as tall as its rows, up to ten; four clips in a fixed-height table left blank rows.
+st.dataframe(selected, hide_index=True, column_order=TABLE_COLUMNS, height="auto",
              column_config={"actor": st.column_config.NumberColumn(format="%02d", width="small"),
                             "intensity": st.column_config.TextColumn(width="small"),
                             "gender": st.column_config.TextColumn(width="small")})
@@ -78,6 +84,15 @@ if not selected.empty:
     st.audio(path, format=f"audio/{Path(path).suffix.lstrip('.').lower()}")
     st.caption(f"Each clip you run appears below, newest first; the page keeps the last {KEPT_RESULTS}.")
     show_kept(RESULTS_STATE)
+
+st.subheader("The corpora")
+st.caption("The models learnt from these corpora of acted speech; please cite them wherever these "
+           "results are shown.")
+on_server = corpora_summary()
+st.table(pd.DataFrame(
+    [{"corpus": corpus.name, "emotions": len(corpus.emotions),
+      **on_server.get(corpus.id, {"clips here": "not on this server", "speakers": "–"}),
+      "source": corpus.citation} for corpus in CORPORA.values()]).set_index("corpus"))
 
 with st.expander("For the person running the server: adding the full data set"):
     st.markdown("The studio works without it (the models ship with the project). To browse all "

@@ -9,14 +9,19 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from ser import audio as audio_io
 from ser import config, plots
-from ser.live import LiveRecording, RollingAnalysis, TakeAnalyser, WindowResult
-from ui.analysis import RESULT_KEY, decode, render_analysis, show_clip, verdicts_html
+from ser.circumplex import position
+from ser.live import LiveRecording, RollingAnalysis, TakeAnalyser, WindowResult, speech_since
+from ui.analysis import (RESULT_KEY, announce_result, bring_new_result_into_view, calibration_lines, decode,
+                         render_analysis, show_clip, verdicts_html)
+from ui.charts import show_figure
 from ui.resources import get_fusion, model_names, models_loaded, require_models
 from ui.stream import keep_stream_on_page
-from ui.voice import current_voice, voice_panel
+from ui.view import bring_into_view
+from ui.voice import calibration_note, current_voice, voice_panel
 
 RESULT_STATE = "live_result"  # session key: the latest take or recording, shown under the tabs
 STREAM_KEY = "live-mic"  # the stream component's key (its context in session state)
+STREAM_BOX_KEY = "live-stream"  # the container of START/STOP, above the live view: scrolled to at START
 CLIP_STATE = "live_clip_id"  # session key: the recording last analysed, so a rerun does not redo it
 VERDICT_HEIGHT_PX = 270  # the live reading's box: fixed, so the page does not jump as it updates
 
@@ -52,8 +57,8 @@ with st.expander("Presenting this page"):
 - Speak close to the microphone in a quiet room. Silence and steady noise show as *no speech*
   and are never classified.
 - The live reading follows the voice a second or two late: the models read
-  {config.LIVE_WINDOW_S:g} s at a time and take a moment to run. The full analysis after STOP
-  is the one to discuss.
+  {config.LIVE_WINDOW_S:g} s at a time and take a moment to run. The analysis after STOP is
+  the one to discuss: a take of several emotions reads as its segments first, then as a whole.
 - A take is analysed while you speak, so its full analysis follows STOP within a second. Takes
   end at {config.MAX_DURATION_S:g} s: there the take is closed and analysed. Recordings stay in
   the server's memory and are never written to disk.
@@ -65,17 +70,26 @@ with st.expander("Presenting this page"):
     )
 
 LEVEL_FLOOR_DBFS = -60.0  # the level meter's empty end; full scale (0 dBFS) is its full end
+TRAIL_LENGTH = 8  # live readings the emotion map keeps as the dot's trail (about 4 s of them)
+MAP_HEIGHT_PX = 260
+STALE_LOOKBACK_S = 1.0  # "no speech" gives way to "still listening" after speech this recent
 
 
-def show_window(result: WindowResult, now_s: float, names: dict[str, str]) -> None:
-    """The models' reading of the latest window, as the same cards as a finished clip."""
+def show_window(result: WindowResult, window: np.ndarray, now_s: float, names: dict[str, str]) -> None:
+    """The models' reading of the latest window (``window``: the audio up to now), as the same
+    cards as a finished clip."""
     analysis = result.analysis
     lag_s = max(0.0, now_s - result.end_s)
     if not analysis.speech:
-        st.info(f"No speech in the last {result.duration_s:.0f} s.", icon="🤫")
+        # The reading lags the meter: speech since that window means the reading is stale.
+        if speech_since(window, max(lag_s, STALE_LOOKBACK_S)):
+            st.info("Still listening… the reading catches up in a moment.", icon=":material/hearing:")
+        else:
+            st.info(f"No speech in the last {result.duration_s:.0f} s.", icon="🤫")
         return
-    st.markdown(verdicts_html(analysis, names), unsafe_allow_html=True)
-    st.caption(f"Heard in the {result.duration_s:.1f} s up to {lag_s:.1f} s ago.")
+    st.markdown(verdicts_html(analysis, names, calibration_lines(analysis, calibration_note())),
+                unsafe_allow_html=True)
+    st.caption(f"The last {result.duration_s:g} s, heard {lag_s:.1f} s ago.")
 
 
 def waveform_chart(window: np.ndarray) -> dict:
@@ -97,6 +111,27 @@ def waveform_chart(window: np.ndarray) -> dict:
         },
         "height": 180,
     }
+
+
+def trail(result: WindowResult | None) -> list[tuple[float, float]]:
+    """The live readings' places on the emotion map, oldest first, the newest ``result`` added
+    once; the session keeps the last ``TRAIL_LENGTH`` of this take."""
+    state = st.session_state
+    points = state.setdefault("live_trail", [])
+    if result is not None and result.analysis.speech and (not points or points[-1][0] != result.end_s):
+        points.append((result.end_s, position(result.analysis.lead_prediction.probs)))
+        del points[:-TRAIL_LENGTH]
+    return [point for _, point in points]
+
+
+def live_map(points: list[tuple[float, float]]):
+    """The emotion map of ``points``, rebuilt only when they change: the view redraws 2.5 times a
+    second, and building a plotly figure each time cost every visitor's refresh rate."""
+    state = st.session_state
+    if state.get("live_map_points") != points:
+        state.live_map_points = points
+        state.live_map = plots.emotion_map_figure(points, "Where the voice sits", height=MAP_HEIGHT_PX)
+    return state.live_map
 
 
 def analysers() -> tuple[RollingAnalysis, TakeAnalyser] | None:
@@ -122,7 +157,8 @@ def close_take(recording: LiveRecording) -> None:
         analysis = ready[1].finish(take, voice[1] if voice else None)
     st.session_state[RESULT_STATE] = {"take": {
         "audio": take, "capped": recording.full, "analysis": analysis, "voice": voice and voice[0],
-        "name": datetime.now().strftime("live-take-%Y%m%d-%H%M%S")}}
+        "name": datetime.now().strftime("live-take-%Y-%m-%d-%H%M%S")}}
+    announce_result()
 
 
 @st.fragment(run_every=config.LIVE_REFRESH_S)
@@ -149,7 +185,7 @@ def live_view(recording: LiveRecording) -> None:
                     "then START for a new take.")
     else:
         st.markdown(f":red[:material/radio_button_checked:] **Listening** · {now_s:.1f} s recorded · "
-                    f"level {level:.0f} dBFS")
+                    "loudness:")
     st.progress(min(1.0, max(0.0, 1.0 - level / LEVEL_FLOOR_DBFS)))
     # Full width and a fixed height: in a side column the reading wrapped onto three lines on
     # a projector, and each change of height made the page jump.
@@ -159,8 +195,12 @@ def live_view(recording: LiveRecording) -> None:
         elif result is None:
             st.caption("The models are listening…")
         else:
-            show_window(result, now_s, model_names(require_models()))
-    st.vega_lite_chart(waveform_chart(window), width="stretch")
+            show_window(result, window, now_s, model_names(require_models()))
+    wave, where = st.columns([3, 2], vertical_alignment="bottom")
+    with wave:
+        st.vega_lite_chart(waveform_chart(window), width="stretch")
+    with where:
+        show_figure(live_map(trail(result)), key="live-map")
 
 
 def show_take(take: dict) -> None:
@@ -171,25 +211,27 @@ def show_take(take: dict) -> None:
         st.info(f"The take reached {config.MAX_DURATION_S:g} s, the longest analysed: it was closed "
                 "there and analysed. Press STOP, then START for a new take.")
     wav = audio_io.to_wav_bytes(audio)
-    # on_click="ignore": downloading must not rerun the page.
-    st.download_button("Download the take (WAV)", wav, file_name=f"{take['name']}.wav", mime="audio/wav",
-                       key="live-take-wav", on_click="ignore", icon=":material/download:")
     try:
         audio_io.check_duration(audio)
     except audio_io.AudioError as err:
         st.warning(f"{err} Press START, speak for a few seconds, then press STOP.")
         st.audio(wav, format="audio/wav")
-        return
-    voice = current_voice()
-    # The analysis made at STOP holds while the voice calibration it used does.
-    analysis = take["analysis"] if take["voice"] == (voice and voice[0]) else None
-    render_analysis(audio, take["name"], key="live-take", own_voice=True, analysis=analysis)
+    else:
+        voice = current_voice()
+        # The analysis made at STOP holds while the voice calibration it used does.
+        analysis = take["analysis"] if take["voice"] == (voice and voice[0]) else None
+        render_analysis(audio, take["name"], key="live-take", own_voice=True, analysis=analysis)
+    # After the analysis, whose verdict then opens the take on a projector's first screen;
+    # on_click="ignore": downloading must not rerun the page.
+    st.download_button("Download the take (WAV)", wav, file_name=f"{take['name']}.wav", mime="audio/wav",
+                       key="live-take-wav", on_click="ignore", icon=":material/download:")
 
 
-def continuous() -> None:
+def continuous() -> bool:
+    """The stream and its live view; True on the run where the live view first shows."""
     if os.environ.get(config.LIVE_WEBRTC_ENV, "1") == "0":
         st.info("The microphone stream is switched off on this server. Record one clip in the other tab.")
-        return
+        return False
     state = st.session_state
     if "live_recording" not in state:
         state.live_recording = LiveRecording()
@@ -205,14 +247,15 @@ def continuous() -> None:
     # Drawn whether or not the models are in: a START while they load streams, and the
     # readings begin once they are.
     keep_stream_on_page(STREAM_KEY)
-    ctx = webrtc_streamer(
-        key=STREAM_KEY,
-        mode=WebRtcMode.SENDONLY,
-        rtc_configuration={"iceServers": config.ice_servers()},
-        media_stream_constraints=MEDIA_CONSTRAINTS,
-        queued_audio_frames_callback=on_frames,
-        translations=TRANSLATIONS,
-    )
+    with st.container(key=STREAM_BOX_KEY):
+        ctx = webrtc_streamer(
+            key=STREAM_KEY,
+            mode=WebRtcMode.SENDONLY,
+            rtc_configuration={"iceServers": config.ice_servers()},
+            media_stream_constraints=MEDIA_CONSTRAINTS,
+            queued_audio_frames_callback=on_frames,
+            translations=TRANSLATIONS,
+        )
     # A take runs from the first offer to STOP (or to its cap); starting before frames flow
     # keeps the first words of the new take and drops the old take's audio.
     active = ctx.state.playing or ctx.state.signalling
@@ -222,6 +265,8 @@ def continuous() -> None:
             for analysis in ready:
                 analysis.reset()
         state.live_closed = False
+        state.live_in_view = False
+        state.live_trail = []
         state.pop(RESULT_STATE, None)
     elif not active and state.get("live_active", False) and not state.get("live_closed", False):
         close_take(recording)
@@ -230,6 +275,10 @@ def continuous() -> None:
     if ctx.state.playing:
         with st.container(key="live-view"):  # a stable hook for the browser tests
             live_view(recording)
+        if not state.get("live_in_view", False):
+            state.live_in_view = True
+            return True
+    return False
 
 
 def one_clip() -> None:
@@ -239,13 +288,15 @@ def one_clip() -> None:
                    f"{config.MAX_DURATION_S:g} s is analysed.")
     elif clip.file_id != st.session_state.get(CLIP_STATE):
         st.session_state[CLIP_STATE] = clip.file_id
-        st.session_state[RESULT_STATE] = {"clip": decode(clip.getvalue(), "recording.wav")}
+        name = datetime.now().strftime("recording-%Y-%m-%d-%H%M%S.wav")
+        st.session_state[RESULT_STATE] = {"clip": decode(clip.getvalue(), name)}
+        announce_result()
 
 
 voice_panel()
 stream_tab, clip_tab = st.tabs([":material/graphic_eq: Continuous", ":material/mic: One clip"])
 with stream_tab:
-    continuous()
+    streaming_began = continuous()
 with clip_tab:
     one_clip()
 
@@ -258,3 +309,8 @@ if latest:
             show_take(latest["take"])
         else:
             show_clip(latest["clip"], key="live-clip", own_voice=True)
+    bring_new_result_into_view()
+# STOP, the meter and the reading on one screen, once per take. Last on the page: an element
+# drawn above the stream would make the browser re-create its component.
+if streaming_began:
+    bring_into_view(f".st-key-{STREAM_BOX_KEY}")

@@ -77,6 +77,9 @@ SHIPPED_MODELS = ("mfcc", "wakehubert", "whisper-base")  # what `ser train --all
 # --- inference ------------------------------------------------------------------
 WINDOW_S = 4.0  # clips longer than this also get a per-window timeline
 HOP_S = 2.0
+# The app shows a clip's timeline from two whole windows on: a 4.4 s clip's two windows share
+# 3.6 s and say nothing its whole-clip verdict does not.
+TIMELINE_MIN_S = 2 * WINDOW_S
 # Threads of an ONNX Runtime session (``onnx_runtime.session``; the tiny heads and WakeHuBERT
 # take one), sleeping when idle. Whisper base on a 4 s clip, 2 cores: 34 ms on 2 threads, 46 ms
 # with the other core busy, against 58 ms on one thread either way (spinning: 32 ms, 67 ms busy).

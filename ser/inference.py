@@ -101,7 +101,8 @@ class ClipAnalysis:
         }
 
     def to_rows(self) -> list[dict]:
-        """Flat rows for CSV: one per (scope, model), scope "clip" or a window's span."""
+        """Flat rows for CSV: one per (scope, model), scope "clip" or a window's span, each
+        saying how the clip was heard (``mode``) and whether the reading is ``unsure``."""
         rows = []
         scopes = [("clip", 0.0, self.duration_s, self.models, self.fused)]
         scopes += [("window", w.start_s, w.end_s, w.models, w.fused) for w in self.timeline]

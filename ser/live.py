@@ -162,6 +162,12 @@ class WindowResult:
     analysis: ClipAnalysis
 
 
+def speech_since(window: np.ndarray, since_s: float) -> bool:
+    """Whether the last ``since_s`` seconds of ``window`` (16 kHz ``(n_samples,)``) hold speech:
+    while they do, a reading of "no speech" from before them is out of date, not the news."""
+    return audio_io.speech_activity(window[-max(1, int(since_s * SAMPLE_RATE)):]).has_speech
+
+
 # One worker for every session: the models then run one window at a time, so two
 # CPU cores stay shared between them and the media and app threads.
 _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ser-live")

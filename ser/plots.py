@@ -15,9 +15,11 @@ import plotly.colors as pc
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ser import config, features
+from ser import circumplex, config, features
 from ser.backbones import REGISTRY
+from ser.corpora import CORPORA
 from ser.inference import ClipAnalysis, Prediction
+from ser.segments import segments, shows_timeline, window_reading, window_spans
 
 FONT_SIZE = 18  # px; readable from the back of a room
 TITLE_SIZE = 22
@@ -65,6 +67,9 @@ TEMPLATE = go.layout.Template(
 # they wrapped on a narrow screen, and beside it they take a third of the width.
 # Those charts carry no x-axis title for the legend to land on.
 BOTTOM_LEGEND = dict(orientation="h", x=0, xanchor="left", y=-0.14, yanchor="top")
+# The same at the very foot of the figure, for charts whose axis labels take two rows or whose
+# legend wraps to several: the bottom margin must hold it.
+FOOT_LEGEND = dict(BOTTOM_LEGEND, yref="container", y=0, yanchor="bottom")
 
 
 def _styled(fig: go.Figure, title: str, height: int) -> go.Figure:
@@ -76,6 +81,32 @@ def _styled(fig: go.Figure, title: str, height: int) -> go.Figure:
 def model_colour(model_id: str, position: int = 0) -> str:
     """The colour of a model in every chart; unknown ids take a fallback by position."""
     return MODEL_COLOURS.get(model_id, FALLBACK_COLOURS[position % len(FALLBACK_COLOURS)])
+
+
+# --- colours that stay readable -----------------------------------------------------------
+def _luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of a ``#rrggbb`` colour."""
+    channels = [int(colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two ``#rrggbb`` colours (1 to 21; text needs 4.5)."""
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def text_colour_on(background: str) -> str:
+    """Black or white, whichever reads better on ``background``: every emotion colour
+    gives one of them a contrast of 4.5:1 or more."""
+    return max(("#000000", "#ffffff"), key=lambda text: contrast(text, background))
+
+
+def faded(colour: str, amount: float = 0.55) -> str:
+    """``colour`` mixed with white: how an unsure reading's colour shows."""
+    channels = [int(colour.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)]
+    return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in channels)
 
 
 # --- the signal -----------------------------------------------------------------------
@@ -130,7 +161,7 @@ def signal_figure(audio: np.ndarray) -> go.Figure:
     in three rows on one time axis in seconds."""
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         row_heights=[0.24, 0.42, 0.34],
-                        subplot_titles=("Waveform", "Spectrogram", "MFCC (each row vs. its clip average)"))
+                        subplot_titles=("Waveform", "Spectrogram", "MFCC: tone colour against its usual"))
     times_s, lower, upper = waveform_envelope(audio)
     fig.add_trace(go.Scatter(x=times_s, y=upper, mode="lines", line=dict(width=1, color="#3949ab"),
                              hoverinfo="skip", showlegend=False), row=1, col=1)
@@ -148,13 +179,13 @@ def signal_figure(audio: np.ndarray) -> go.Figure:
     mfcc_pooled, mfcc_times_s = _pool_columns(standardised_mfcc(audio))
     fig.add_trace(go.Heatmap(z=mfcc_pooled, x=mfcc_times_s, y=np.arange(mfcc_pooled.shape[0]),
                              colorscale="RdBu_r", zmid=0, zmin=-3, zmax=3,
-                             colorbar=_colourbar(fig, 3, "σ"),
-                             hovertemplate="%{x:.2f} s, c%{y}: %{z:.1f}<extra></extra>"),
+                             colorbar=_colourbar(fig, 3, "vs. usual"),
+                             hovertemplate="%{x:.2f} s, band %{y}: %{z:.1f}<extra></extra>"),
                   row=3, col=1)
 
     fig.update_yaxes(title_text="amplitude", row=1, col=1)
     fig.update_yaxes(title_text="Hz", row=2, col=1)
-    fig.update_yaxes(title_text="coefficient", row=3, col=1)
+    fig.update_yaxes(title_text="band", row=3, col=1)
     fig.update_xaxes(title_text="time (s)", row=3, col=1)
     fig.update_xaxes(range=[0, len(audio) / config.SAMPLE_RATE])
     return _styled(fig, "The signal", 720)
@@ -170,33 +201,61 @@ def _colourbar(fig: go.Figure, row: int, title: str) -> dict:
 def probabilities_figure(prediction: Prediction, title: str) -> go.Figure:
     """One reading's class probabilities as bars, emotions in ``config.EMOTIONS`` order,
     the winner outlined; an unsure reading's bars are faded. One figure per reading, so a
-    page can wrap them onto as many rows as its width needs."""
+    page can wrap them onto as many rows as its width needs. Percentages sit beside the
+    bars, dark on white, so they read on any bar colour."""
     emotions = list(config.EMOTIONS)
     probs = [prediction.probs.get(e, 0.0) for e in emotions]
+    colours = [config.EMOTION_COLOURS[e] for e in emotions]
     fig = go.Figure(go.Bar(
-        x=probs, y=emotions, orientation="h", showlegend=False, opacity=0.45 if prediction.unsure else 1.0,
-        marker=dict(color=[config.EMOTION_COLOURS[e] for e in emotions],
+        x=probs, y=emotions, orientation="h", showlegend=False,
+        marker=dict(color=[faded(c) for c in colours] if prediction.unsure else colours,
                     line=dict(width=[3 if e == prediction.label else 0 for e in emotions], color=TEXT_COLOUR)),
-        text=[f"{p:.0%}" if p >= 0.05 else "" for p in probs], textposition="auto",
-        hovertemplate=f"{title}<br>%{{y}}: %{{x:.0%}}<extra></extra>",
+        text=[f"{p:.0%}" if p >= 0.05 else "" for p in probs], textposition="outside", cliponaxis=False,
+        textfont=dict(color=TEXT_COLOUR), hovertemplate=f"{title}<br>%{{y}}: %{{x:.0%}}<extra></extra>",
     ))
-    # Three horizontal ticks fit a narrow panel; more would turn sideways.
-    fig.update_xaxes(range=[0, 1], tickvals=[0, 0.5, 1], ticktext=["0", "50%", "100%"], tickangle=0)
+    # Two ticks fit a phone's panel; the axis runs past 100 % so a label beside a full bar fits.
+    fig.update_xaxes(range=[0, 1.25], tickvals=[0, 1], ticktext=["0", "100%"], tickangle=0)
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=emotions)
     fig = _styled(fig, title, 380)
-    fig.update_layout(margin=dict(l=10, r=36, t=50, b=30))  # r: room for the "100%" tick
+    fig.update_layout(margin=dict(l=10, r=16, t=50, b=30))
     return fig
 
 
-def _window_spans(analysis: ClipAnalysis) -> list[tuple[float, float]]:
-    """Bar span (s) of each timeline window: from the midpoint with its left
-    neighbour's centre to the midpoint with its right one's, so the overlapping
-    windows tile the clip without overlapping on the chart."""
-    centres = [(w.start_s + w.end_s) / 2 for w in analysis.timeline]
-    edges = [analysis.timeline[0].start_s]
-    edges += [(a + b) / 2 for a, b in zip(centres, centres[1:])]
-    edges.append(analysis.timeline[-1].end_s)
-    return list(zip(edges, edges[1:]))
+def emotion_map_figure(trail: list[tuple[float, float]], title: str, height: int = 360) -> go.Figure:
+    """Where readings sit on Russell's circumplex (``ser.circumplex``): valence across, arousal
+    up, each emotion's point labelled; ``trail`` holds (valence, arousal) oldest first, the last
+    one drawn as the dot and the ones before it as a fading line."""
+    points = circumplex.coordinates()
+    circle = np.linspace(0, 2 * np.pi, 97)
+    fig = go.Figure(go.Scatter(x=np.cos(circle), y=np.sin(circle), mode="lines", hoverinfo="skip",
+                               line=dict(color=GRID_COLOUR, width=1), showlegend=False))
+    # Emotions sharing a point (angry, fearful) share one label.
+    at: dict[tuple[float, float], list[str]] = {}
+    for emotion, point in points.items():
+        at.setdefault((round(point[0], 3), round(point[1], 3)), []).append(emotion)
+    # Labels outside the circle, on the side their point faces, so the dot never hides them.
+    sides = ["middle left" if x < -0.1 else "middle right" if x > 0.1 else "top center" if y > 0
+             else "bottom center" for x, y in at]
+    fig.add_trace(go.Scatter(
+        x=[p[0] for p in at], y=[p[1] for p in at], mode="markers+text", showlegend=False,
+        text=[" / ".join(names) for names in at.values()], textposition=sides,
+        textfont=dict(size=FONT_SIZE - 5, color=TEXT_COLOUR), hoverinfo="skip",
+        marker=dict(size=14, color=[config.EMOTION_COLOURS[names[0]] for names in at.values()])))
+    if len(trail) > 1:
+        fig.add_trace(go.Scatter(x=[v for v, _ in trail], y=[a for _, a in trail], mode="lines+markers",
+                                 line=dict(color="#7b8794", width=2), marker=dict(size=6, color="#7b8794"),
+                                 hoverinfo="skip", showlegend=False))
+    if trail:
+        fig.add_trace(go.Scatter(x=[trail[-1][0]], y=[trail[-1][1]], mode="markers", showlegend=False,
+                                 marker=dict(size=18, color=TEXT_COLOUR, line=dict(width=3, color="white")),
+                                 hovertemplate="pleasant %{x:.2f}, excited %{y:.2f}<extra></extra>"))
+    axis = dict(range=[-2.1, 2.1], zeroline=True, showgrid=False, tickvals=[-1, 1], tickangle=0,
+                constrain="domain")  # room for the labels beside the circle
+    fig.update_xaxes(axis, ticktext=["unpleasant", "pleasant"])
+    fig.update_yaxes(axis, ticktext=["calm", "excited"], scaleanchor="x")
+    fig = _styled(fig, title, height)
+    fig.update_layout(margin=dict(l=10, r=10, t=50, b=30))
+    return fig
 
 
 def _time_step_s(duration_s: float, max_ticks: int = 7) -> float:
@@ -208,40 +267,91 @@ def _time_step_s(duration_s: float, max_ticks: int = 7) -> float:
                 60.0 * np.ceil(duration_s / max_ticks / 60))  # whole minutes for very long clips
 
 
-def timeline_figure(analysis: ClipAnalysis) -> go.Figure | None:
-    """The fused probabilities (all models together) of each window over time as stacked bars (one colour
-    per emotion); windows without speech are gaps. None for a clip of one window."""
-    if not analysis.timeline:
+def timeline_figure(analysis: ClipAnalysis, reader: str) -> go.Figure | None:
+    """The lead reading (named ``reader``) over time: on top, its segments as bands labelled
+    with their emotion (``ser.segments``); below, its probabilities in each window as
+    stacked bars. Windows without speech are gaps. None for a clip too short for a timeline."""
+    if not shows_timeline(analysis):
         return None
-    spans = _window_spans(analysis)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.05, row_heights=[0.2, 0.8])
+    for segment in segments(analysis):
+        colour = config.EMOTION_COLOURS.get(segment.label, NO_SPEECH_COLOUR)
+        colour = faded(colour) if segment.unsure else colour
+        label = segment.label or "no speech"
+        fig.add_trace(go.Bar(
+            x=[(segment.start_s + segment.end_s) / 2], width=[segment.end_s - segment.start_s], y=[1],
+            marker=dict(color=colour, line=dict(width=1, color="white")), showlegend=False,
+            text=[label + ("?" if segment.unsure else "")], textposition="inside", insidetextanchor="middle",
+            textfont=dict(color=text_colour_on(colour), size=FONT_SIZE - 2), textangle=0,
+            hovertemplate=f"{segment.start_s:.1f}-{segment.end_s:.1f} s: {label}<extra></extra>",
+        ), row=1, col=1)
+    spans = window_spans(analysis)
     centres = [(a + b) / 2 for a, b in spans]
     widths = [b - a for a, b in spans]
-    fig = go.Figure()
+    readings = [window_reading(w, analysis.lead) for w in analysis.timeline]
     for emotion in config.EMOTIONS:
         fig.add_trace(go.Bar(
             name=emotion, x=centres, width=widths, marker_color=config.EMOTION_COLOURS[emotion],
-            y=[w.fused.probs[emotion] if w.fused else None for w in analysis.timeline],
+            y=[r.probs[emotion] if r else None for r in readings],
             customdata=[[w.start_s, w.end_s] for w in analysis.timeline],
             hovertemplate="%{customdata[0]:.1f}-%{customdata[1]:.1f} s: " + emotion
                           + " %{y:.0%}<extra></extra>",
-        ))
-    silent = [i for i, w in enumerate(analysis.timeline) if not w.fused]
+        ), row=2, col=1)
+    silent = [i for i, r in enumerate(readings) if not r]
     if silent:
         fig.add_trace(go.Bar(
             name="no speech", x=[centres[i] for i in silent], width=[widths[i] for i in silent],
             y=[1.0] * len(silent), marker=dict(color=NO_SPEECH_COLOUR, pattern_shape="/",
                                                pattern_fgcolor="#b0bec5"),
             hovertemplate="%{x:.1f} s: no speech<extra></extra>",
-        ))
-    # In emotion order: "reversed" (plotly's default for stacks) reads oddly in rows.
-    fig.update_layout(barmode="stack", bargap=0, legend=dict(BOTTOM_LEGEND, traceorder="normal"))
+        ), row=2, col=1)
+    # In emotion order: "reversed" (plotly's default for stacks) reads oddly in rows; at the
+    # figure's foot, where it cannot cover the time axis's labels however many rows it wraps to.
+    fig.update_layout(barmode="stack", bargap=0,
+                      legend=dict(FOOT_LEGEND, traceorder="normal"))
     fig.update_xaxes(ticksuffix=" s", range=[0, analysis.duration_s], tick0=0,
                      dtick=_time_step_s(analysis.duration_s))
-    fig.update_yaxes(title_text="all models together", range=[0, 1], tickformat=".0%")
-    return _styled(fig, f"Emotion over time ({config.WINDOW_S:g} s windows every {config.HOP_S:g} s)", 420)
+    fig.update_xaxes(ticks="", row=1, col=1)  # the bands sit on the time axis of the bars below
+    fig.update_yaxes(visible=False, range=[0, 1], row=1, col=1)
+    fig.update_yaxes(range=[0, 1], tickvals=[0, 1], ticktext=["0", "100%"], row=2, col=1)
+    # Short: it opens a take's analysis, and the whole-take verdict must fit on the same screen.
+    fig = _styled(fig, f"Over time, as {reader} hears it", 360)
+    fig.update_layout(margin=dict(t=50, b=120))
+    return fig
 
 
 # --- evaluation reports ------------------------------------------------------------------
+def transfer_figure(rows: list[dict], names: dict[str, str], title: str,
+                    scale_rows: list[dict] | None = None) -> go.Figure:
+    """Every reading of one mode (rows of ``reports.headlines``) on every corpus it never
+    heard, as bars of the share named right, and what guessing scores there as a dashed
+    mark across each corpus's bars. ``scale_rows`` (default ``rows``) set the height of the
+    scale, so that charts of several modes side by side share one."""
+    fig = go.Figure()
+    corpora = list(dict.fromkeys(corpus for row in rows for corpus in row["corpora"]))
+    labels = [CORPORA[c].name.split(" (")[0] for c in corpora]  # "ASED": three fit a phone's width
+    for position, row in enumerate(rows):
+        shares = [row["corpora"].get(c, {}).get("right") for c in corpora]
+        name = names.get(row["model"], row["model"])
+        fig.add_trace(go.Bar(
+            name=name, x=labels, y=shares, marker_color=model_colour(row["model"], position),
+            text=[f"{v:.0%}" if v is not None else "" for v in shares], textposition="outside",
+            cliponaxis=False, textfont=dict(color=TEXT_COLOUR, size=FONT_SIZE - 4),
+            hovertemplate="%{x}: %{y:.0%} right<extra>" + name + "</extra>"))
+    chances = [next(row["corpora"][c]["chance"] for row in rows if c in row["corpora"]) for c in corpora]
+    fig.add_trace(go.Scatter(
+        name="guessing", x=labels, y=chances, mode="markers",
+        marker=dict(symbol="line-ew", size=44, line=dict(width=3, color=TEXT_COLOUR)),
+        hovertemplate="%{x}: guessing scores %{y:.0%}<extra></extra>"))
+    fig.update_layout(barmode="group", legend=FOOT_LEGEND)
+    fig.update_xaxes(tickangle=0)
+    top = max([c["right"] for row in scale_rows or rows for c in row["corpora"].values()] + [0.5])
+    fig.update_yaxes(range=[0, top * 1.15], tickformat=".0%", dtick=0.25)  # room for the labels on top
+    fig = _styled(fig, title, 440)
+    fig.update_layout(margin=dict(b=130))
+    return fig
+
+
 def confusion_figure(report: dict, title: str) -> go.Figure:
     """Confusion matrix of an ``evaluation.score`` report: rows the true emotion,
     columns the predicted one; colour is the share of the row (darkest: 100 %),
@@ -309,16 +419,18 @@ def class_balance_figure(clips: pd.DataFrame, column: str) -> go.Figure:
         counts = counts.sort_index()
         colours = "#3949ab"
     labels = [f"{v:02d}" if isinstance(v, (int, np.integer)) else str(v) for v in counts.index]
+    # Whole clips on the count axis: with a few clips plotly would tick halves ("0.5 clips").
+    whole = dict(dtick=1) if counts.max() < 10 else {}
     if column == "actor":  # many short labels: columns, without counts on top (they collide)
         fig = go.Figure(go.Bar(x=labels, y=counts.to_numpy(), marker_color=colours,
                                hovertemplate="%{x}: %{y} clips<extra></extra>"))
         fig.update_xaxes(type="category", title_text=column, tickangle=0)
-        fig.update_yaxes(title_text="clips", rangemode="tozero")
+        fig.update_yaxes(title_text="clips", rangemode="tozero", **whole)
         return _styled(fig, f"Clips per {column}", 380)
     # Few long labels ("surprised", sentences): rows, so the labels stay horizontal.
     fig = go.Figure(go.Bar(x=counts.to_numpy(), y=labels, orientation="h", marker_color=colours,
                            text=counts.to_numpy(), textposition="outside", cliponaxis=False,
                            hovertemplate="%{y}: %{x} clips<extra></extra>"))
     fig.update_yaxes(type="category", autorange="reversed")
-    fig.update_xaxes(title_text="clips", rangemode="tozero")
+    fig.update_xaxes(title_text="clips", rangemode="tozero", **whole)
     return _styled(fig, f"Clips per {column}", 140 + 36 * len(labels))

@@ -41,19 +41,70 @@ def mean_uar(transfer: dict | None) -> float | None:
     return sum(r["uar"] for r in transfer.values()) / len(transfer) if transfer else None
 
 
+def _leading(scored: dict[str, float], fused: float | None) -> str:
+    """The best-scoring single model, or the fused verdict where its score beats that
+    model's by ``config.FUSED_LEAD_MARGIN`` (a tie goes to the reading an audience can trace)."""
+    if not scored:
+        return FUSED
+    best = max(scored, key=scored.get)
+    return FUSED if fused is not None and fused >= scored[best] + config.FUSED_LEAD_MARGIN else best
+
+
+def _fused_transfer(cards: list[ModelCard], fusion: dict | None) -> dict | None:
+    """The fused verdict's transfer reports, when it fuses only models among ``cards``."""
+    if fusion and set(fusion["models"]) <= {c.id for c in cards}:
+        return fusion["transfer"]
+    return None
+
+
 def lead_id(cards: list[ModelCard], fusion: dict | None) -> str:
     """The reading to lead with: the model with the best mean UAR on left-out corpora, or
     the fused verdict where it beats every single model there by ``config.FUSED_LEAD_MARGIN``."""
     scored = {c.id: c.mean_transfer_uar for c in cards if c.mean_transfer_uar is not None}
     if not scored:  # no transfer figures: fall back to the in-corpus figure
         scored = {c.id: c.ravdess_uar or 0.0 for c in cards}
-    if not scored:
-        return FUSED
-    best = max(scored, key=scored.get)
-    if fusion and set(fusion["models"]) <= {c.id for c in cards}:
-        if mean_uar(fusion["transfer"]) >= scored[best] + config.FUSED_LEAD_MARGIN:
-            return FUSED
-    return best
+    return _leading(scored, mean_uar(_fused_transfer(cards, fusion)))
+
+
+# --- the headline per reading mode -------------------------------------------------------------
+# How a reading hears a clip: "plain" as it is, "voice" relative to its speaker's usual sound
+# (the voice-calibrated heads). Every page that states how well the models do on a new voice
+# takes its figures from ``headlines``, so no two of them can disagree.
+MODES = ("plain", "voice")
+MODE_TITLES = {"plain": "As heard", "voice": "Calibrated to the voice"}
+
+
+def chance(corpus: str) -> float:
+    """What guessing scores on ``corpus``: one in the number of emotions it holds."""
+    return 1 / len(CORPORA[corpus].emotions)
+
+
+def headlines(cards: list[ModelCard], fusion: dict | None = None) -> list[dict]:
+    """How often each reading names the emotion right on corpora it never heard, per mode.
+
+    One row per (mode, model), modes in ``MODES`` order, models in the cards' order and the
+    fused verdict last: ``{"mode", "model"`` (card id or ``FUSED``), ``"right"`` (mean UAR over
+    the left-out corpora), ``"chance"`` (mean of each one's ``chance``), ``"corpora"``
+    (``{corpus: {"right", "chance"}}``), ``"lead": bool}`` (the reading its mode leads with, by
+    ``lead_id``'s rule). Readings without leave-one-corpus-out figures have no row.
+    """
+    by_mode = {
+        "plain": [(c.id, c.transfer) for c in cards] + [(FUSED, _fused_transfer(cards, fusion))],
+        "voice": [(c.id, c.voice.transfer if c.voice else None) for c in cards],
+    }
+    rows = []
+    for mode in MODES:
+        mode_rows = []
+        for model, transfer in by_mode[mode]:
+            if not transfer:
+                continue
+            per = {corpus: {"right": r["uar"], "chance": chance(corpus)} for corpus, r in transfer.items()}
+            mode_rows.append({"mode": mode, "model": model, "right": mean_uar(transfer),
+                              "chance": sum(c["chance"] for c in per.values()) / len(per), "corpora": per})
+        scores = {r["model"]: r["right"] for r in mode_rows}
+        lead = _leading({k: v for k, v in scores.items() if k != FUSED}, scores.get(FUSED))
+        rows += [dict(r, lead=r["model"] == lead) for r in mode_rows]
+    return rows
 
 
 # --- tables -----------------------------------------------------------------------------------

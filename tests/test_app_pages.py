@@ -5,6 +5,7 @@ test process (``st.cache_resource``), so only the first analysis pays for them.
 """
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import ser.cards
 import ser.models
 from ser import config
 from ser.cards import read_cards
-from ser.audio import to_wav_bytes
+from ser.audio import load_audio, to_wav_bytes
+from ser.corpora import CORPORA, index_corpora
+from ser.reports import headlines, read_fusion
 from ui.analysis import KEPT_RESULTS
 from ui.resources import FUSED_NAME, short_name
 
@@ -54,12 +57,32 @@ def test_upload_page_analyses_an_uploaded_clip():
     assert cards.index("ser-lead") < min(cards.index(name) for name in model_names() + [FUSED_NAME])
     assert all(name in cards for name in model_names() + [FUSED_NAME])
     assert cards.count("class='ser-verdict") == len(model_names()) + 1
-    titles = chart_titles(at)
-    assert sorted(titles[:-2]) == sorted(model_names() + [FUSED_NAME])  # one probability chart per reading
-    assert titles[-2:] == ["Emotion over time (4 s windows every 2 s)", "The signal"]
+    # One probability chart per reading, in the cards' order; no timeline for a 4.4 s clip,
+    # whose two windows share 3.6 s.
+    in_card_order = sorted(model_names() + [FUSED_NAME], key=cards.index)
+    lead = short_name(read_cards()[-1])
+    assert chart_titles(at) == in_card_order + [f"Where {lead} places it", "The signal"]  # the emotion map
     assert any("reading" in m.value and "speech" in m.value for m in at.markdown)
     assert {b.label for b in at.get("download_button")} == {"Download CSV", "Download JSON"}
     assert not at.file_uploader[0].value  # read and emptied: the files do not stay in the server's memory
+    # The newest result is scrolled into view, once.
+    assert any("scrollBy" in h.proto.body for h in at.get("html"))
+    assert not any("scrollBy" in h.proto.body for h in at.run().get("html"))
+
+
+def test_a_clip_of_several_emotions_reads_as_its_segments_first():
+    clips = [load_audio(path.read_bytes()) for path in sorted(config.EXAMPLES_DIR.glob("*.flac"))]
+    at = run_page("upload.py")
+    at.file_uploader[0].set_value(("four.wav", to_wav_bytes(np.concatenate(clips)), "audio/wav")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    lead = short_name(read_cards()[-1])
+    titles = chart_titles(at)
+    assert titles[0] == f"Over time, as {lead} hears it"  # the lead reading's timeline leads
+    texts = [m.value for m in at.markdown]
+    spoken = next(i for i, t in enumerate(texts) if t.startswith("**As spoken**"))
+    assert spoken < next(i for i, t in enumerate(texts) if "ser-verdict" in t)
+    # Several segments, each named ("0–3 s sad (not sure), 3–7 s fearful (not sure), …").
+    assert re.search(rf"heard by {lead}: 0–\d+ s \w+( \(not sure\))?, \d+–", texts[spoken])
 
 
 def test_upload_page_explains_bad_files_and_keeps_good_ones():
@@ -119,23 +142,43 @@ def test_example_button_analyses_the_example_and_says_the_models_know_the_speake
     assert len(marks) == 1 and "acted neutral" in marks[0]
 
 
-def test_compare_page_leads_with_the_transfer_table_and_explains_the_numbers():
+def lead_sentences() -> list[str]:
+    """Each reading mode's headline, worded from ``reports.headlines`` (nothing typed in)."""
+    rows = [row for row in headlines(read_cards(), read_fusion()) if row["lead"]]
+    assert [row["mode"] for row in rows] == ["plain", "voice"]
+    return [f"right about **{row['right'] * 10:.0f} times in 10** (guessing: {row['chance'] * 10:.1f} in 10)"
+            for row in rows]
+
+
+def test_compare_page_leads_with_the_never_heard_headline_then_the_transfer_table():
     at = run_page("compare.py")
+    texts = [m.value for m in at.markdown]
+    # The first words under the title: each mode's headline on corpora the models never heard.
+    for sentence, text in zip(lead_sentences(), [texts[1], texts[3]]):
+        assert "never heard" in text and sentence in text
+    assert chart_titles(at)[:2] == ["As heard", "Calibrated to the voice"]  # every model, every corpus
     # Static tables (every row and column shows), indexed by the model's name.
-    transfer, speaker_folds = at.table[0].value, at.table[1].value
+    transfer, arousal, speaker_folds = at.table[0].value, at.table[1].value, at.table[2].value
     # Every model, then the fused reading, once per left-out corpus.
     assert list(dict.fromkeys(transfer.index)) == model_names() + [FUSED_NAME]
     assert set(transfer["Tested on"]) == {"RAVDESS", "ASED", "EMOVO"}
-    assert all(0 <= float(v.rstrip(" %")) <= 100 for v in transfer["UAR"])  # in percent
+    right = transfer["Right (each emotion alike)"]
+    assert all(v.endswith("\u00a0%") and 0 <= float(v[:-2]) <= 100 for v in right)  # "28 %" never breaks
+    assert "UAR" not in transfer and "Unsure" not in transfer  # plain words in the headers
     assert list(speaker_folds.index) == model_names()
     assert "RAVDESS (8 emotions)" in speaker_folds
+    # Calm or excited, measured on the left-out corpora: computed, in percent.
+    assert list(arousal.index) == model_names() and all(v.endswith("\u00a0%") for v in arousal["On average"])
     assert any(e.label == "What the numbers mean" for e in at.expander)
-    glossary = "\n".join(m.value for m in at.markdown)
-    assert "unweighted average recall" in glossary and "Calibration error" in glossary
+    glossary = "\n".join(texts)
+    assert "unweighted average recall" in glossary and "calibration error" in glossary
+    assert all(f"1 in {n} on {name}" in glossary for n, name in ((5, "ASED"), (7, "EMOVO"), (8, "RAVDESS")))
     assert "distilled from HuBERT-base" in glossary
     for jargon in ("attentive CNN head", "layer(s)", "installs offline", config.DATA_DIR_ENV):
         assert jargon not in glossary
-    assert len(chart_titles(at)) == len(model_names()) + 2  # a confusion matrix each, recall, per-actor
+    # The two modes, then a confusion matrix each, recall, per-actor on RAVDESS.
+    assert len(chart_titles(at)) == 2 + len(model_names()) + 2
+    assert any(s.value.startswith("New actors of a corpus the models know") for s in at.subheader)
 
 
 def test_compare_page_without_cross_validation_says_so(monkeypatch):
@@ -145,20 +188,29 @@ def test_compare_page_without_cross_validation_says_so(monkeypatch):
     at = run_page("compare.py")
     assert len(at.table[0].value) == 3 + 3  # the first model's and the fused reading's rows
     assert any("not cross-validated" in info.value for info in at.info)
-    assert len(chart_titles(at)) == 3  # one confusion matrix, per-class recall, per-actor
+    assert len(chart_titles(at)) == 2 + 3  # the two modes, one confusion matrix, per-class recall, per-actor
 
 
-def test_about_page_cites_every_corpus():
+def test_about_page_states_the_compare_pages_headline_and_cites_every_corpus():
     at = run_page("about.py")
     text = "\n".join(m.value for m in at.markdown)
+    assert all(sentence in text for sentence in lead_sentences())
+    assert "about half" not in text
     assert "Livingstone SR, Russo FA (2018)" in text and "e0196391" in text
     assert "CC BY-NC-SA 4.0" in text and "10.1145/3529759" in text and "EMOVO Corpus" in text
 
 
-def test_dataset_page_without_data_browses_the_examples(monkeypatch):
+def test_dataset_page_without_data_browses_the_examples_and_says_where_the_corpora_are(monkeypatch):
     monkeypatch.delenv(config.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(config.CORPORA_DIR_ENV, raising=False)
     at = run_page("dataset.py")
-    assert len(at.dataframe[0].value) == len(list(config.EXAMPLES_DIR.glob("*.flac")))
+    n_examples = len(list(config.EXAMPLES_DIR.glob("*.flac")))
+    assert len(at.dataframe[0].value) == n_examples
+    assert any(f"only the {n_examples} example clips" in i.value for i in at.info)
+    corpora = at.table[0].value
+    assert list(corpora.index) == [c.name for c in CORPORA.values()]  # where each comes from
+    assert set(corpora["clips here"]) == {"not on this server"}
+    assert all(c.citation in set(corpora["source"]) for c in CORPORA.values())
     assert not at.text_input  # no visitor-typed folder ever reaches the file system
     # How to add the data is for whoever runs the server: in an expander at the end.
     assert at.expander[-1].label.startswith("For the person running the server")
@@ -167,10 +219,15 @@ def test_dataset_page_without_data_browses_the_examples(monkeypatch):
 
 
 @pytest.mark.needs_data
-def test_dataset_page_with_data_shows_the_clips_and_marks_an_analysis(monkeypatch, ravdess_dir):
+def test_dataset_page_with_data_shows_the_clips_and_marks_an_analysis(monkeypatch, ravdess_dir, corpora_dir):
     monkeypatch.setenv(config.DATA_DIR_ENV, str(ravdess_dir))
+    monkeypatch.setenv(config.CORPORA_DIR_ENV, str(corpora_dir))
     at = run_page("dataset.py")
     assert not at.text_input
+    corpora = at.table[0].value  # every indexed corpus, with its clips and speakers
+    indexed = index_corpora(corpora_dir).clips
+    for corpus_id, group in indexed.groupby("corpus"):
+        assert int(corpora.loc[CORPORA[corpus_id].name, "clips here"]) == len(group)
     n_files = sum(1 for p in ravdess_dir.rglob("*") if p.suffix in (".wav", ".flac"))
     assert len(at.dataframe[0].value) == n_files
     at.multiselect[0].set_value(["sad"]).run()

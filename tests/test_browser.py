@@ -1,9 +1,10 @@
 """End to end in a real browser: headless Chromium, with a fake microphone playing
-a RAVDESS clip, drives a running app through every page, at a projector's and a
-laptop's width, and checks that no text is cut off.
+a RAVDESS clip, drives a running app through every page, at a projector's, a
+laptop's and a phone's width, and checks that no text is cut off and that new results
+appear on screen.
 
 Uses the system's Chromium (Debian package ``chromium``), never a downloaded
-browser. Screenshots go to ``test-artifacts/`` (every page at both widths in
+browser. Screenshots go to ``test-artifacts/`` (every page at 1024, 1440 and 390 px in
 ``test-artifacts/screenshots/``).
 """
 
@@ -55,6 +56,8 @@ APP_ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
 RESULT = ".st-key-ser-result"  # every page's analyses sit in this container
 PROJECTOR = {"width": 1024, "height": 768}
 LAPTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+SCROLLED_S = 1.0  # a new result is brought into view once it is drawn; charts settle under it
 PAGES = {"live": ("Live", "Live emotion recognition"), "upload": ("Upload", "Upload audio"),
          "compare": ("Compare models", "Compare the models"), "dataset": ("Dataset", "Dataset"),
          "about": ("About", "About this studio")}
@@ -251,10 +254,31 @@ def cut_off_text(page: Page) -> list[str]:
     return page.evaluate(CUT_OFF_TEXT_JS)
 
 
+def outside_view(page: Page, target, what: str) -> list[str]:
+    """Each element of ``target`` that does not lie wholly inside the window, as a sentence."""
+    page.wait_for_timeout(SCROLLED_S * 1000)
+    height = page.viewport_size["height"]
+    outside = []
+    for i, element in enumerate(target.all()):
+        box = element.bounding_box()
+        if box is None or box["y"] < 0 or box["y"] + box["height"] > height:
+            outside.append(f"{what} #{i + 1} at {box} in a window {height} px high")
+    return outside or ([] if target.count() else [f"no {what} at all"])
+
+
 def open_page(page: Page, name: str) -> None:
     """Open one of the app's pages through the sidebar and wait for its title."""
     title, heading = PAGES[name]
-    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
+    link = page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title)
+    opener = page.locator("[data-testid='stExpandSidebarButton']")  # a phone keeps the sidebar closed
+    expect(link.or_(opener).first, "the page list or the button that opens it").to_be_visible()
+    phone = opener.is_visible()
+    if phone:
+        opener.click()
+        page.wait_for_timeout(500)  # it slides in
+    link.click()
+    if phone:  # there it stays open, over the page
+        page.locator("[data-testid='stSidebarCollapseButton'] button").click()
     wait_for(page, page.get_by_role("heading", name=heading).first, f"the {title} page", RESULT_S)
 
 
@@ -285,8 +309,8 @@ def test_upload_page_analyses_a_clip_and_explains_a_picture(page, app_url, tmp_p
     uploader = page.locator("[data-testid='stFileUploader']").first
     wait_for(page, uploader, "the Upload page's file uploader", RESULT_S)
     uploader.locator("input[type=file]").set_input_files(CLIP)
-    # A probability chart per reading, the timeline (the clip is longer than one window), the signal.
-    expect_result_panel(page.locator(RESULT), "Upload", len(short_names()) + 3)
+    # A probability chart per reading and the signal (4.4 s: too short for a timeline).
+    expect_result_panel(page.locator(RESULT), "Upload", len(short_names()) + 2)
     screenshot(page, "upload")
 
     picture = tmp_path / "holiday.png"
@@ -298,27 +322,37 @@ def test_upload_page_analyses_a_clip_and_explains_a_picture(page, app_url, tmp_p
     expect(error).to_be_visible()
 
 
-@pytest.mark.parametrize("viewport", [PROJECTOR, LAPTOP], ids=["1024x768", "1440x900"])
-def test_no_page_cuts_text_off(page, app_url, viewport):
-    """Every page, and the Upload and Dataset pages with a clip analysed: no text cut off."""
+@pytest.mark.parametrize("viewport", [PROJECTOR, LAPTOP, PHONE], ids=["1024x768", "1440x900", "390x844"])
+def test_no_page_cuts_text_off_and_results_appear_in_view(page, app_url, viewport):
+    """Every page, and the Upload and Dataset pages with a clip analysed: no text cut off. On a
+    projector and a laptop a new result's verdicts are on screen without scrolling, and the
+    Compare page's first screen tells how the models do on a voice they never heard."""
     page.set_viewport_size(viewport)
     open_app(page, app_url)
-    cut = {}
+    cut, unseen = {}, []
+    wide = viewport != PHONE
     for name in PAGES:
         open_page(page, name)
         if name == "upload":
             page.locator("[data-testid='stFileUploader'] input[type=file]").first.set_input_files(CLIP)
-            expect_result_panel(page.locator(RESULT), "Upload", len(short_names()) + 3)
+            expect_result_panel(page.locator(RESULT), "Upload", len(short_names()) + 2)
+            if wide:
+                unseen += outside_view(page, page.locator(f"{RESULT} .ser-verdict"), "upload verdict card")
         elif name == "dataset":
             page.get_by_role("button", name="Run the models").click()
             expect_result_panel(page.locator(RESULT), "Dataset", len(short_names()) + 2)
         elif name == "compare":
+            headline = page.locator(".st-key-headline")
+            expect(headline, "the never-heard headline with its chance level").to_contain_text("guessing")
+            if wide:
+                unseen += outside_view(page, headline, "Compare headline")
             expect(page.locator(PLOTLY).last, "the Compare page's charts").to_be_visible()
         page.wait_for_timeout(1_500)  # charts and cards settle at this width
         cut[name] = cut_off_text(page)
         screenshot(page, f"screenshots/{name}-{viewport['width']}")
     cut = {name: texts for name, texts in cut.items() if texts}
     assert not cut, f"text cut off at {viewport['width']} px: {cut}"
+    assert not unseen, f"out of sight at {viewport['width']}x{viewport['height']}: {unseen}"
 
 
 def test_live_stream_predicts_while_playing_and_analyses_the_take(page, app_url):
@@ -339,6 +373,10 @@ def test_live_stream_predicts_while_playing_and_analyses_the_take(page, app_url)
         page.wait_for_timeout(500)
     assert len(heights) == 1, f"the live reading's box changed height: {sorted(heights)} px"
     assert not cut_off_text(page), f"text cut off in the live view: {cut_off_text(page)}"
+    # The reading and the level meter on one projector screen while streaming.
+    unseen = outside_view(page, page.locator(".st-key-live-verdict"), "live reading")
+    unseen += outside_view(page, view.locator("[data-testid='stProgress']"), "level meter")
+    assert not unseen, f"out of sight while streaming at 1024x768: {unseen}"
     screenshot(page, "live-playing")
     # Two loops of the clip: a take longer than one analysis window gets a timeline too.
     expect(view, "the take did not reach 8 s").to_contain_text(TAKE_8S, timeout=LIVE_S * 1000)
@@ -348,8 +386,24 @@ def test_live_stream_predicts_while_playing_and_analyses_the_take(page, app_url)
     expect(take, "no take after STOP").to_contain_text("Your take", timeout=30_000)
     expect(take.get_by_role("button", name="Download the take (WAV)")).to_be_visible()
     expect_result_panel(take, "Live take", len(short_names()) + 3)  # probabilities, timeline, signal
+    expect(take, "a long take reads as its segments first").to_contain_text("As spoken")
     assert not cut_off_text(page), f"text cut off in the take: {cut_off_text(page)}"
+    unseen = outside_view(page, take.locator(".ser-verdict"), "take verdict card")
+    assert not unseen, f"out of sight after STOP at 1024x768: {unseen}"
     screenshot(page, "live-take")
+
+    # A second, short take on a laptop: the waveform streams in view, the verdicts after STOP.
+    page.set_viewport_size(LAPTOP)
+    page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="START").click()
+    expect(view.locator("[data-testid='stVegaLiteChart']"), "the live waveform").to_be_visible(
+        timeout=LIVE_S * 1000)
+    expect(view, "no second live reading").to_contain_text(short_names()[0], timeout=LIVE_S * 1000)
+    unseen = outside_view(page, view.locator("[data-testid='stVegaLiteChart']"), "live waveform")
+    page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="STOP").click()
+    expect_result_panel(take, "Second take", len(short_names()) + 2)
+    unseen += outside_view(page, take.locator(".ser-verdict"), "take verdict card")
+    assert not unseen, f"out of sight at 1440x900: {unseen}"
+    screenshot(page, "live-take-1440")
 
 
 def test_one_clip_recorded_from_the_microphone_is_analysed(page, app_url):
@@ -363,9 +417,28 @@ def test_one_clip_recorded_from_the_microphone_is_analysed(page, app_url):
     page.wait_for_timeout(4_000)  # past the clip's leading silence and into its speech
     stop.click()
     result = page.locator(RESULT)
-    # Probabilities and signal (a timeline only past 4 s).
+    # Probabilities and signal (a timeline only from 8 s).
     expect_result_panel(result, "One clip", len(short_names()) + 2)
+    unseen = outside_view(page, result.locator(".ser-verdict"), "recording verdict card")
+    assert not unseen, f"out of sight after a recording at 1440x1000: {unseen}"
     screenshot(page, "one-clip")
+
+    # Calibrated to the voice: the panel gives a sentence to read, every card then says so, and
+    # one click turns it off again.
+    page.get_by_text("Calibrate to my voice").click()
+    expect(page.get_by_text("in your everyday voice")).to_be_visible()
+    page.locator(".st-key-voice-recording [data-testid='stAudioInputActionButton']").click()
+    expect(stop, "the calibration recorder did not start").to_be_visible(timeout=15_000)
+    page.wait_for_timeout(8_000)  # two loops of the clip: more than the 3 s of speech it needs
+    stop.click()
+    calibrated = result.locator(".ser-calibrated")
+    expect(calibrated, "every card says it is calibrated").to_have_count(len(short_names()) + 1,
+                                                                          timeout=RESULT_S * 1000)
+    expect(calibrated.first).to_contain_text("calibrated to your voice")
+    screenshot(page, "one-clip-calibrated")
+    result.get_by_role("button", name="Turn the voice calibration off").click()
+    expect(calibrated, "one click turns the calibration off").to_have_count(0, timeout=RESULT_S * 1000)
+    expect(page.get_by_text("Calibrated to your voice: off")).to_be_visible()
 
 
 # --- the live stream: START, several visitors, the length cap -------------------------------
@@ -427,7 +500,7 @@ def test_start_streams_every_time_even_while_the_models_load_and_a_take_stops_at
                         f"The take reached {CAP_S} s", timeout=(CAP_S + 30) * 1000)
                     expect(tab.locator(".st-key-live-view"), "the live view says the take closed").to_contain_text(
                         "Take closed")
-                    expect_result_panel(take, "Capped take", len(short_names()) + 3)
+                    expect_result_panel(take, "Capped take", len(short_names()) + 2)
                     assert streaming(tab), "closing the take at its cap leaves STOP to the visitor"
                     screenshot(tab, "live-capped-take")
             finally:

@@ -15,7 +15,7 @@ from ser import config
 from ser.cards import BackboneInfo, ModelCard
 from ser.backbones.mfcc import MfccBackbone
 from ser.inference import analyse
-from ser.live import LiveRecording, RollingAnalysis, TakeAnalyser
+from ser.live import LiveRecording, RollingAnalysis, TakeAnalyser, speech_since
 from ser.heads import HeadConfig, HeadEnsemble
 from ser.models import EmotionModel, load_models
 from ser.reports import read_fusion
@@ -292,3 +292,11 @@ def test_ice_servers_come_from_the_environment_only(monkeypatch):
     turn = [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "c"}]
     monkeypatch.setenv(config.ICE_SERVERS_ENV, json.dumps(turn))
     assert config.ice_servers() == turn
+
+
+def test_speech_since_a_reading_makes_its_no_speech_stale(make_speech):
+    silence = np.zeros(2 * config.SAMPLE_RATE, np.float32)
+    assert not speech_since(silence, 1.0)
+    # Speech began 1 s ago: a "no speech" reading of the window before it is out of date.
+    window = np.concatenate([silence, make_speech(1.0)])
+    assert speech_since(window, 1.0) and not speech_since(window[:-config.SAMPLE_RATE], 1.0)

@@ -4,6 +4,7 @@ AppTest has no browser session for streamlit-webrtc to attach to, so these runs
 set $SER_LIVE_WEBRTC=0; the stream itself is covered by tests/test_browser.py.
 """
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,10 @@ from streamlit.testing.v1 import AppTest
 from ser import config
 from ser.audio import to_wav_bytes
 from ser.cards import read_cards
+from ser.inference import voice_reference
+from ser.models import load_models
 from ui.resources import FUSED_NAME, short_name
+from ui.voice import VOICE_STATE
 
 PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "live.py"
 TIMEOUT_S = 120  # the first run loads and warms up every model on a shared 2-core machine
@@ -48,7 +52,7 @@ def test_a_recorded_clip_is_analysed_by_every_model(live_page):
     at = record(live_page, to_wav_bytes(audio, rate))
     [cards] = [m.value for m in at.markdown if "ser-verdict" in m.value]
     assert all(short_name(card) in cards for card in read_cards()) and FUSED_NAME in cards
-    # A probability chart per reading, the timeline (4.4 s > one window) and the signal.
+    # A probability chart per reading, the emotion map and the signal (4.4 s: no timeline).
     assert len(at.get("plotly_chart")) == len(read_cards()) + 1 + 2
 
 
@@ -62,3 +66,26 @@ def test_a_too_short_recording_is_explained(live_page):
     at = record(live_page, to_wav_bytes(np.full(int(0.2 * config.SAMPLE_RATE), 0.1, np.float32)))
     assert any("at least" in e.value for e in at.error), [e.value for e in at.error]
     assert not any("ser-verdict" in m.value for m in at.markdown)
+
+
+def test_a_calibrated_reading_says_so_and_one_click_turns_it_off(live_page, make_speech):
+    reference = voice_reference([make_speech(12.0, seed=3)], load_models())
+    live_page.session_state[VOICE_STATE] = {"digest": "test", "speech_s": 9.4, "reference": reference,
+                                           "on": True}
+    audio, rate = sf.read(EXAMPLE, dtype="float32")
+    at = record(live_page, to_wav_bytes(audio, rate))
+    assert any(e.label == "Calibrated to your voice: on (9 s of speech)" for e in at.expander)
+    [cards] = [m.value for m in at.markdown if "ser-verdict" in m.value]
+    # Every reading's card says so, and on how much speech.
+    assert cards.count("calibrated to your voice (9 s of speech)") == len(read_cards()) + 1
+    at.button(key="live-clip-voice-off").click().run()
+    [cards] = [m.value for m in at.markdown if "ser-verdict" in m.value]
+    assert "calibrated" not in cards
+    assert any(e.label == "Calibrated to your voice: off (9 s of speech)" for e in at.expander)
+
+
+def test_a_recording_is_named_by_its_date_and_time(live_page):
+    audio, rate = sf.read(EXAMPLE, dtype="float32")
+    at = record(live_page, to_wav_bytes(audio, rate))
+    [name] = [m.value for m in at.markdown if m.value.startswith("#### recording-")]
+    assert re.fullmatch(r"#### recording-\d{4}-\d\d-\d\d-\d{6}\.wav", name)

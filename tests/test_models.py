@@ -10,7 +10,7 @@ import torch
 from ser import config
 from ser.cards import CARD_FILE, BackboneInfo, ModelCard, model_folders
 from ser.heads import HeadConfig, HeadEnsemble
-from ser.inference import analyse
+from ser.inference import analyse, voice_reference
 from ser.models import HEAD_FILE, EmotionModel, ModelError, load_model, load_models, onnx_file, save_model
 from ser.reports import read_fusion
 
@@ -172,12 +172,21 @@ def test_rows_and_dict_agree(shipped, make_speech):
     for row in clip_rows:
         assert {e: row[e] for e in config.EMOTIONS} == expected[row["model"]]["probs"]
         assert row["confidence"] == expected[row["model"]]["confidence"]
+        assert row["unsure"] == expected[row["model"]]["unsure"]
+        assert row["mode"] == as_dict["mode"] == "plain"  # no voice reference
 
     window_rows = [r for r in rows if r["scope"] == "window"]
     windows = as_dict["timeline"]["windows"]
     assert len(window_rows) == sum(len(w["models"]) + (w["fused"] is not None) for w in windows)
     spans = sorted({(r["start_s"], r["end_s"]) for r in window_rows})
     assert spans == [(w["start_s"], w["end_s"]) for w in windows]
+
+
+def test_a_voice_reference_marks_the_analysis_and_its_rows_as_calibrated(shipped, make_speech):
+    voice = voice_reference([make_speech(12.0, seed=1)], shipped)
+    result = analyse(make_speech(3.0), shipped, voice=voice)
+    assert result.mode == result.to_dict()["mode"] == "voice"
+    assert {row["mode"] for row in result.to_rows()} == {"voice"}
 
 
 def test_one_predict_proba_for_batches_and_single_clips():

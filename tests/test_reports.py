@@ -1,8 +1,13 @@
-"""The reading the app leads with, chosen from the transfer figures of the cards."""
+"""The reading the app leads with and the headline per reading mode, from the transfer
+figures of the cards."""
+
+from dataclasses import replace
+
+import pytest
 
 from ser import config
-from ser.cards import BackboneInfo, ModelCard
-from ser.reports import FUSED, lead_id
+from ser.cards import BackboneInfo, Calibration, ModelCard, VoiceCalibration
+from ser.reports import FUSED, headlines, lead_id
 
 
 def card(model_id: str, uars: tuple[float, float]) -> ModelCard:
@@ -27,3 +32,21 @@ def test_without_transfer_figures_the_ravdess_figure_decides():
                        training={}, speaker_folds={"ravdess_8_class": {"uar": u}})
              for k, u in (("x", 0.3), ("y", 0.6))]
     assert lead_id(cards, None) == "y"
+
+
+def test_headlines_give_each_mode_its_share_right_its_chance_and_its_lead():
+    cards = [card("weak", (0.2, 0.3)), card("strong", (0.4, 0.5))]
+    cards = [replace(c, transfer={"ased": {"uar": u}, "emovo": {"uar": u + 0.1}}) for c, u in
+             zip(cards, (0.2, 0.4))]
+    cards[1] = replace(cards[1], voice=VoiceCalibration(Calibration(), transfer={"ased": {"uar": 0.6}}))
+    fused = {"models": ["weak", "strong"], "transfer": {"ased": {"uar": 0.6}, "emovo": {"uar": 0.7}}}
+    rows = headlines(cards, fused)
+    assert [(r["mode"], r["model"]) for r in rows] == [
+        ("plain", "weak"), ("plain", "strong"), ("plain", FUSED), ("voice", "strong")]
+    plain_strong = rows[1]
+    assert plain_strong["right"] == pytest.approx(0.45)
+    # ASED holds 5 emotions and EMOVO 7: guessing scores the mean of 1/5 and 1/7.
+    assert plain_strong["chance"] == pytest.approx((1 / 5 + 1 / 7) / 2)
+    assert plain_strong["corpora"]["emovo"] == {"right": pytest.approx(0.5), "chance": pytest.approx(1 / 7)}
+    assert [r["lead"] for r in rows] == [False, False, True, True]  # the fused verdict wins by 0.2
+    assert rows[3]["chance"] == pytest.approx(1 / 5)

@@ -1,8 +1,10 @@
 """The verdict cards and texts of ui.analysis, and ui.text.plain: what the audience reads."""
 
+from dataclasses import replace
+
 from ser import config
 from ser.inference import FUSED, ClipAnalysis, Prediction
-from ui.analysis import agreement_text, known_label_text, readings, verdicts_html
+from ui.analysis import agreement_text, calibration_lines, known_label_text, readings, verdicts_html
 from ui.text import plain
 
 NAMES = {"mfcc": "MFCC", "whisper": "Whisper", FUSED: "All models"}
@@ -40,6 +42,17 @@ def test_an_unsure_reading_is_a_grey_question_without_a_big_percentage():
     assert "likely" not in lead and "not sure: 28% angry, 20% sad" in lead
     assert "dashed" in lead
     assert agreement_text(clip, NAMES).startswith("Whisper is not sure. ")
+
+
+def test_a_calibrated_reading_says_so_and_what_it_read_plainly_where_that_differs():
+    plain_clip = analysis(whisper=prediction("calm", 0.3, second="sad", unsure=True), mfcc=prediction("sad"))
+    calibrated = replace(analysis(whisper=prediction("calm", 0.68), mfcc=prediction("sad")), mode="voice")
+    lines = calibration_lines(calibrated, "calibrated to your voice (9 s of speech)", plain_clip)
+    assert lines["whisper"] == "calibrated to your voice (9 s of speech); before: calm or sad?"
+    assert lines["mfcc"] == lines[FUSED] == "calibrated to your voice (9 s of speech)"  # read the same
+    cards = verdicts_html(calibrated, NAMES, lines)
+    assert cards.count("ser-calibrated") == 3 and "before: calm or sad?" in cards
+    assert calibration_lines(plain_clip, "calibrated to your voice (9 s of speech)", None) == {}
 
 
 def test_names_in_the_cards_are_escaped():

@@ -17,12 +17,15 @@ import streamlit as st
 
 from ser import config, plots
 from ser.audio import AudioError, load_audio, to_wav_bytes
+from ser.circumplex import position
 from ser.inference import FUSED, ClipAnalysis, Prediction, analyse
 from ser.models import EmotionModel
+from ser.segments import segments, segments_text, shows_timeline
 from ui.charts import show_figure
 from ui.resources import get_fusion, model_names, require_models
-from ui.voice import current_voice
 from ui.text import plain
+from ui.view import bring_into_view
+from ui.voice import calibration_note, current_voice, turn_off_button
 
 
 UPLOAD_FORMATS = "wav, flac, mp3, ogg, m4a, webm"
@@ -32,10 +35,15 @@ CACHED_CLIPS = 32  # analyses and figures kept per process; a clip is ~1 MB of f
 # Every page shows its analyses inside one container with this key (CSS class
 # st-key-ser-result): the browser tests find results by it.
 RESULT_KEY = "ser-result"
+NEW_RESULT_STATE = "ser_new_result"  # session key: a result was just added, to bring into view once
 # Analyses a session keeps on a page, newest first: a 2-minute clip is ~8 MB of samples,
 # so a visitor who keeps uploading cannot grow the server's memory without bound.
 KEPT_RESULTS = 4
 UNSURE_COLOUR = "#6b7280"
+MAP_CAPTION = ("Each emotion at its place on Russell's (1980) circle of affect; the dot: the reading, "
+               "weighed by its probabilities.")
+MAP_WIDTH_PX = 320  # the emotion map beside the probabilities where there is room, else under them
+PROBABILITIES_WIDTH_PX = 205  # two charts abreast in a result at 1024 px (about 490 px wide), four at 1440
 _ids = count()  # unique widget keys for kept clips, across sessions
 
 
@@ -88,6 +96,18 @@ def keep(state_key: str, clips: list[Clip]) -> None:
     names = {clip.name for clip in clips}
     kept = [clip for clip in st.session_state.get(state_key, []) if clip.name not in names]
     st.session_state[state_key] = (clips + kept)[:KEPT_RESULTS]
+    announce_result()
+
+
+def announce_result() -> None:
+    """Mark that this run (or the rerun it asks for) draws a new result."""
+    st.session_state[NEW_RESULT_STATE] = True
+
+
+def bring_new_result_into_view() -> None:
+    """After the results are drawn: scroll the newest one to the top of the screen, once."""
+    if st.session_state.pop(NEW_RESULT_STATE, False):
+        bring_into_view(f".st-key-{RESULT_KEY}", then=".ser-cards")  # the newest result's cards
 
 
 def show_kept(state_key: str) -> None:
@@ -96,6 +116,7 @@ def show_kept(state_key: str) -> None:
         for clip in st.session_state.get(state_key, []):
             with st.container(border=True):
                 show_clip(clip, key=f"clip-{clip.id}")
+    bring_new_result_into_view()
 
 
 def show_clip(clip: Clip, key: str, own_voice: bool = False) -> None:
@@ -141,9 +162,10 @@ def reading_text(prediction: Prediction) -> str:
     return f"{EMOTION_EMOJI.get(prediction.label, '')} {prediction.label}"
 
 
-def _card(name: str, prediction: Prediction, lead: bool, note: str = "") -> str:
+def _card(name: str, prediction: Prediction, lead: bool, note: str = "", calibrated: str = "") -> str:
     """A verdict card as one line of HTML: wraps instead of cutting text off, and an unsure
-    reading is grey, dashed and carries no big percentage."""
+    reading is grey, dashed and carries no big percentage. ``calibrated``: a last line saying
+    how the reading was calibrated (and what it read before)."""
     unsure = prediction.unsure
     colour = UNSURE_COLOUR if unsure else config.EMOTION_COLOURS.get(prediction.label, UNSURE_COLOUR)
     border = "dashed" if unsure else "solid"
@@ -164,7 +186,9 @@ def _card(name: str, prediction: Prediction, lead: bool, note: str = "") -> str:
         f"<div style='font-size:{size:.2f}rem;font-weight:700;line-height:1.2;color:{text_colour}'>"
         f"{html.escape(reading_text(prediction))}</div>"
         f"<div style='color:{UNSURE_COLOUR};font-size:0.95rem'>{html.escape(sureness)}</div>"
-        f"</div>"
+        + (f"<div class='ser-calibrated' style='font-size:0.9rem;margin-top:0.2rem'>"
+           f"🎚️ {html.escape(calibrated)}</div>" if calibrated else "")
+        + "</div>"
     )
 
 
@@ -175,14 +199,34 @@ def readings(analysis: ClipAnalysis) -> dict[str, Prediction]:
             **{k: p for k, p in everything.items() if k != analysis.lead}}
 
 
-def verdicts_html(analysis: ClipAnalysis, names: dict[str, str]) -> str:
+def calibration_lines(analysis: ClipAnalysis, note: str | None,
+                      before: ClipAnalysis | None = None) -> dict[str, str]:
+    """Reading id -> what its card says about the calibration: ``note`` (how it was calibrated)
+    and, where ``before`` (the same clip heard plainly) read otherwise, what it read there."""
+    if analysis.mode == "plain" or not note:
+        return {}
+    earlier = readings(before) if before and before.speech else {}
+    lines = {}
+    for reading_id, prediction in readings(analysis).items():
+        was = earlier.get(reading_id)
+        changed = was and (was.label, was.unsure) != (prediction.label, prediction.unsure)
+        lines[reading_id] = note + (f"; before: {reading_text(was)}" if changed else "")
+    return lines
+
+
+def verdicts_html(analysis: ClipAnalysis, names: dict[str, str],
+                  calibrated: dict[str, str] | None = None) -> str:
     """The lead reading as a big card named after its model, the other readings (all
-    models together included) as smaller cards beside or below it, wrapping with the width."""
+    models together included) as smaller cards beside or below it, wrapping with the width.
+    ``calibrated``: reading id -> its calibration line (``calibration_lines``)."""
+    calibrated = calibrated or {}
     lead, *others = readings(analysis).items()
     lead_note = "(all models together)" if lead[0] == FUSED else "· the best model on new voices"
-    small = "".join(_card(names.get(k, k), p, lead=False) for k, p in others)
-    return ("<div style='display:flex;flex-wrap:wrap;gap:0.75rem;align-items:stretch;margin-bottom:0.75rem'>"
-            f"{_card(names.get(lead[0], lead[0]), lead[1], lead=True, note=lead_note)}"
+    small = "".join(_card(names.get(k, k), p, lead=False, calibrated=calibrated.get(k, "")) for k, p in others)
+    big = _card(names.get(lead[0], lead[0]), lead[1], lead=True, note=lead_note,
+                calibrated=calibrated.get(lead[0], ""))
+    return ("<div class='ser-cards' style='display:flex;flex-wrap:wrap;gap:0.75rem;align-items:stretch;"
+            f"margin-bottom:0.75rem'>{big}"
             f"<div style='flex:2 1 20rem;display:flex;flex-wrap:wrap;gap:0.75rem'>{small}</div>"
             "</div>")
 
@@ -203,10 +247,21 @@ def agreement_text(analysis: ClipAnalysis, names: dict[str, str]) -> str:
     return doubt + f"{len(agreeing)} of the {len(others)} other readings agree with {lead_name}."
 
 
-def show_verdicts(analysis: ClipAnalysis, names: dict[str, str]) -> None:
-    st.markdown(verdicts_html(analysis, names), unsafe_allow_html=True)
+def show_verdicts(analysis: ClipAnalysis, names: dict[str, str], calibrated: dict[str, str],
+                  key: str) -> None:
+    st.markdown(verdicts_html(analysis, names, calibrated), unsafe_allow_html=True)
     st.markdown(f"**{agreement_text(analysis, names)}** "
                 f"{analysis.duration_s:.1f} s clip, {analysis.speech_s:.1f} s of it speech.")
+    if calibrated:
+        turn_off_button(key=f"{key}-voice-off")
+
+
+def show_segments(analysis: ClipAnalysis, names: dict[str, str], key: str) -> None:
+    """A long clip as it was spoken: the lead reading's segments in words, then its timeline."""
+    reader = names.get(analysis.lead, analysis.lead)
+    st.markdown(f"**As spoken**, heard by {reader}: {segments_text(segments(analysis))}")
+    show_figure(plots.timeline_figure(analysis, reader), key=f"{key}-timeline")
+    st.markdown("**The whole clip**")
 
 
 # --- the analysis panel -----------------------------------------------------------------
@@ -227,7 +282,8 @@ def _downloads(analysis: ClipAnalysis, name: str, key: str) -> None:
 def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = False,
                     analysis: ClipAnalysis | None = None) -> ClipAnalysis:
     """Analyse 16 kHz mono float32 ``audio`` ``(n_samples,)`` with every model and lay
-    out the results: verdicts, playback, probabilities, timeline, signal, downloads.
+    out the results: for a long clip its segments and timeline first, then the verdicts,
+    playback, probabilities, signal, downloads.
 
     ``name`` labels the downloads; ``key`` must be unique on the page (it prefixes
     the widgets' keys). The analysis and the signal figure are cached by a hash of
@@ -244,7 +300,11 @@ def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = Fa
             analysis = _analysis(digest, voice_digest, audio, models, voice)
     names = model_names(models)
     if analysis.speech:
-        show_verdicts(analysis, names)
+        # A calibrated reading says so, and what it read plainly where that differs.
+        before = _analysis(digest, None, audio, models, None) if analysis.mode != "plain" else None
+        if shows_timeline(analysis):
+            show_segments(analysis, names, key)
+        show_verdicts(analysis, names, calibration_lines(analysis, calibration_note(), before), key)
     else:
         st.warning(f"**No speech detected**: only {analysis.speech_s:.1f} s of this "
                    f"{analysis.duration_s:.1f} s clip sounds like a voice, so no emotion was predicted. "
@@ -252,19 +312,19 @@ def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = Fa
     st.audio(to_wav_bytes(audio), format="audio/wav")
     signal = _signal_figure(digest, audio)  # after the verdicts, which then show a moment sooner
     if analysis.speech:
-        # One chart per reading, in pairs that sit side by side and wrap inside: four in a
-        # row on a wide screen, two by two on a laptop or a projector; one wide figure
+        # One chart per reading, of a fixed width in one wrapping row, so that they read in the
+        # cards' order at any width (pairs of pairs read down the columns); one wide figure
         # crushed its panel titles together.
-        figures = [(model_id, plots.probabilities_figure(prediction, names.get(model_id, model_id)))
-                   for model_id, prediction in readings(analysis).items()]
         with st.container(horizontal=True):
-            for first in range(0, len(figures), 2):
-                with st.container(horizontal=True):
-                    for model_id, figure in figures[first:first + 2]:
-                        show_figure(figure, key=f"{key}-probabilities-{model_id}")
-        timeline = plots.timeline_figure(analysis)
-        if timeline is not None:
-            show_figure(timeline, key=f"{key}-timeline")
+            for model_id, prediction in readings(analysis).items():
+                with st.container(width=PROBABILITIES_WIDTH_PX):
+                    show_figure(plots.probabilities_figure(prediction, names.get(model_id, model_id)),
+                                key=f"{key}-probabilities-{model_id}")
+            with st.container(width=MAP_WIDTH_PX):
+                reader = names.get(analysis.lead, analysis.lead)
+                show_figure(plots.emotion_map_figure([position(analysis.lead_prediction.probs)],
+                                                     f"Where {reader} places it"), key=f"{key}-map")
+                st.caption(MAP_CAPTION)
     show_figure(signal, key=f"{key}-signal")
     if analysis.speech:
         _downloads(analysis, name, key)

@@ -3,7 +3,8 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+# No toolbar: on a phone it covered the charts' titles, and an audience needs none of its tools.
+PLOTLY_CONFIG = {"displayModeBar": False}
 
 
 def show_figure(fig: go.Figure, key: str | None = None) -> None:

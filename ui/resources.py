@@ -10,6 +10,7 @@ import streamlit as st
 from ser import config
 from ser.backbones import REGISTRY
 from ser.cards import ModelCard
+from ser.corpora import index_corpora
 from ser.dataset import DatasetIndex, index_dataset
 from ser.inference import FUSED, warm_up
 from ser.models import EmotionModel, load_models
@@ -126,9 +127,14 @@ def listens_to(card: ModelCard) -> str:
     return entry.listens_to if entry else card.backbone.name
 
 
-def model_names(models: list[EmotionModel]) -> dict[str, str]:
+def card_names(cards: list[ModelCard]) -> dict[str, str]:
     """Model id -> short display name, plus the fused reading's name."""
-    return {**{m.id: short_name(m.card) for m in models}, FUSED: FUSED_NAME}
+    return {**{card.id: short_name(card) for card in cards}, FUSED: FUSED_NAME}
+
+
+def model_names(models: list[EmotionModel]) -> dict[str, str]:
+    """``card_names`` of loaded models."""
+    return card_names([m.card for m in models])
 
 
 @st.cache_data(ttl=DATASET_INDEX_TTL_S, show_spinner="Indexing the clips…")
@@ -143,6 +149,24 @@ def dataset_clips() -> DatasetIndex | None:
     None when it has none."""
     root = config.data_dir()
     return _dataset_index(str(root)) if root else None
+
+
+@st.cache_data(ttl=DATASET_INDEX_TTL_S, show_spinner="Indexing the corpora…")
+def _corpora_summary(root: str) -> dict[str, dict]:
+    # As _dataset_index: only ever the folder the server names.
+    try:
+        clips = index_corpora(root).clips
+    except (OSError, ValueError):  # a folder without any known corpus lists none
+        return {}
+    return {corpus: {"clips here": len(group), "speakers": group["speaker"].nunique()}
+            for corpus, group in clips.groupby("corpus")}
+
+
+def corpora_summary() -> dict[str, dict]:
+    """Corpus id -> its clips and speakers in the folder of corpora the server was started with
+    (``ser.config.corpora_dir()``); empty when it has none."""
+    root = config.corpora_dir()
+    return _corpora_summary(str(root)) if root else {}
 
 
 def example_clips() -> DatasetIndex:

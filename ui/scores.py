@@ -6,27 +6,36 @@ import pandas as pd
 import streamlit as st
 
 from ser.cards import ModelCard
+from ser.circumplex import arousal_agreement
 from ser.corpora import CORPORA
-from ser.reports import speaker_fold_table, transfer_table
+from ser.reports import headlines, speaker_fold_table, transfer_table
 
 PERCENT_COLUMNS = ("UAR", "neutral recall", "calibration error", "unsure", "accuracy when sure")
-TRANSFER_COLUMNS = {"model": "Model", "left-out corpus": "Tested on", "neutral recall": "Neutral recall",
-                    "calibration error": "Calibration error", "unsure": "Unsure",
-                    "accuracy when sure": "Right when sure"}
+# Plain words for the audience; the glossary says exactly what each one is.
+RIGHT = "Right (each emotion alike)"
+TRANSFER_COLUMNS = {"model": "Model", "left-out corpus": "Tested on", "UAR": RIGHT,
+                    "neutral recall": "Neutral heard as neutral", "calibration error": "Confidence off by",
+                    "unsure": "Shown as a question", "accuracy when sure": "Right when not a question"}
+NEVER_SURE = "never sure"  # a share of readings "when sure" where every reading was a question
+NBSP = "\u00a0"  # between a number and its "%": a narrow column never breaks "28" from "%"
 SHORT_CORPUS_NAMES = {c.name: c.name.split(" ")[0] for c in CORPORA.values()}  # "ASED (Amharic)" -> "ASED"
 GLOSSARY = """
 - **A corpus it never heard**: each model is trained on two of the three corpora (English,
   Amharic, Italian) and tested on the third: other speakers, another language, another room.
   That is the closest the studio can measure to a new person's voice.
-- **UAR** (unweighted average recall): the share of clips named correctly *for each emotion*,
-  averaged over the emotions the corpus has, so every emotion counts the same. Guessing at
-  random scores 1 in the number of emotions (14–20 %). Where a corpus has no "calm",
-  a model's "calm" counts as "neutral".
-- **Neutral recall**: the share of calm, neutral speech the model calls neutral.
-- **Calibration error**: how far the confidence shown is from how often the model is right
-  (0 % = "70 % sure" is right 70 % of the time).
-- **Unsure**: the share of readings whose calibrated confidence is under 50 %, shown as a
-  question ("angry or sad?"); **accuracy when sure** is how often the other readings are right.
+- **Right (each emotion alike)**, or UAR (unweighted average recall): the share of clips named
+  correctly *for each emotion*, averaged over the emotions the corpus has, so every emotion
+  counts the same. **Guessing** scores one in the number of emotions: {guessing}. Where a
+  corpus has no "calm", a model's "calm" counts as "neutral".
+- **Calibrated to the voice**: the model first hears about ten seconds of the speaker and then
+  judges each clip against that voice's usual sound (measured with each speaker's average over
+  all their clips).
+- **Neutral heard as neutral**: the share of neutral speech the model calls neutral.
+- **Confidence off by** (calibration error): how far the confidence shown is from how often the
+  model is right (0 % = "70 % sure" is right 70 % of the time).
+- **Shown as a question**: the share of readings whose confidence is under 50 %, shown as
+  "angry or sad?"; **right when not a question** is how often the other readings are right
+  (*never sure*: every reading was a question).
 - **New speakers of a known corpus**: each corpus's speakers are split into five groups; each
   group in turn is left out of training and tested. RAVDESS is scored on its 8 emotions.
 """
@@ -65,10 +74,46 @@ def show_table(table: pd.DataFrame) -> None:
     numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
     shown = table.copy()
     for column in numeric:
-        shown[column] = [("–" if pd.isna(v) else f"{v:.0f} %") for v in table[column]]
+        missing = NEVER_SURE if column == TRANSFER_COLUMNS["accuracy when sure"] else "–"
+        shown[column] = [(missing if pd.isna(v) else f"{v:.0f}{NBSP}%") for v in table[column]]
     st.table(shown.set_index(shown.columns[0]))
 
 
 def show_glossary() -> None:
     with st.expander("What the numbers mean"):
-        st.markdown(GLOSSARY)
+        guessing = ", ".join(f"1 in {len(c.emotions)} on {SHORT_CORPUS_NAMES[c.name]}"
+                             for c in CORPORA.values())
+        st.markdown(GLOSSARY.format(guessing=guessing))
+
+
+def times_in_ten(share: float, digits: int = 0) -> str:
+    """A share as times in 10: 0.389 -> "4"; with ``digits=1``, 0.156 -> "1.6"."""
+    return f"{share * 10:.{digits}f}"
+
+
+def headline_text(row: dict, names: dict[str, str]) -> str:
+    """One mode's headline (a row of ``ser.reports.headlines``) as a sentence for the audience."""
+    return (f"On voices and languages it never heard, **{names.get(row['model'], row['model'])}** "
+            f"names the emotion right about **{times_in_ten(row['right'])} times in 10** "
+            f"(guessing: {times_in_ten(row['chance'], 1)} in 10).")
+
+
+def lead_headlines(cards: list[ModelCard], fusion: dict | None) -> dict[str, dict]:
+    """Mode -> the headline row of the reading that mode leads with."""
+    return {row["mode"]: row for row in headlines(cards, fusion) if row["lead"]}
+
+
+@st.cache_data(show_spinner=False)
+def _arousal_agreement(model_ids: tuple[str, ...]) -> dict[str, dict]:
+    return arousal_agreement(model_ids=model_ids)  # the shipped predictions: fixed for the process
+
+
+def arousal_frame(cards: list[ModelCard], names: dict[str, str]) -> pd.DataFrame:
+    """One row per model: how often it tells excited from calm speech on each corpus it never
+    heard, and on average, in percent (``ser.circumplex.arousal_agreement``)."""
+    rows = []
+    for model_id, r in _arousal_agreement(tuple(card.id for card in cards)).items():
+        rows.append({"Model": names.get(model_id, model_id),
+                     **{SHORT_CORPUS_NAMES[CORPORA[c].name]: v for c, v in r["corpora"].items()},
+                     "On average": r["right"]})
+    return _percent(pd.DataFrame(rows))

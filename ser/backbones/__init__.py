@@ -48,7 +48,7 @@ class BackboneEntry:
     model_name: str  # the model's name in the app and the CLI
     short_name: str  # where space is tight (chart panels, narrow cards)
     listens_to: str  # one plain sentence for an audience: what the model hears
-    colour: str  # the model's colour in charts that compare models
+    colour: str  # the model's colour in charts that compare models (Okabe-Ito: apart to colour-blind eyes)
     latency_target_ms: float  # per 4 s clip on 2 cores, backbone and head (benchmarks/bench.py)
     params: dict = field(default_factory=dict)  # keyword arguments of the factory
     checkpoint_choice: bool = False  # whether --backbone picks its weights (a hub id or folder)
@@ -59,22 +59,22 @@ REGISTRY: dict[str, BackboneEntry] = {
     "mfcc": BackboneEntry(
         "ser.backbones.mfcc:MfccBackbone", "MFCC features", "MFCC",
         "Hand-crafted spectral features (MFCC, log-mel): pitch, loudness and timbre, no learning.",
-        "#5e35b1", 50.0),
+        "#e69f00", 50.0),
     "wav2vec2": BackboneEntry(
         "ser.backbones.wav2vec2:Wav2Vec2Backbone", "Wav2Vec2", "Wav2Vec2",
         "A self-supervised speech network (Wav2Vec2 family) from the model hub.",
-        "#00897b", 150.0, checkpoint_choice=True),
+        "#cc79a7", 150.0, checkpoint_choice=True),
     "wakehubert": BackboneEntry(
         "ser.backbones.wakehubert:WakeHubertBackbone", "WakeHuBERT-tiny (HuBERT-distilled)",
         "WakeHuBERT",
-        "A tiny network distilled from HuBERT, a self-supervised speech model.", "#3949ab", 50.0),
+        "A tiny network distilled from HuBERT, a self-supervised speech model.", "#009e73", 50.0),
     "whisper-tiny": BackboneEntry(
         "ser.backbones.whisper_onnx:whisper_backbone", "Whisper tiny.en encoder", "Whisper tiny",
-        "The encoder of Whisper tiny.en, a speech recogniser trained on English.", "#f06292", 150.0,
+        "The encoder of Whisper tiny.en, a speech recogniser trained on English.", "#56b4e9", 150.0,
         params={"variant": "tiny.en", "pad_to_30s": False}),
     "whisper-base": BackboneEntry(
         "ser.backbones.whisper_onnx:whisper_backbone", "Whisper base encoder", "Whisper base",
-        "The encoder of Whisper base, a speech recogniser trained on 96 languages.", "#d81b60", 150.0,
+        "The encoder of Whisper base, a speech recogniser trained on 96 languages.", "#0072b2", 150.0,
         params={"variant": "base", "pad_to_30s": False}),
 }
 BACKBONE_KINDS = tuple(REGISTRY)
