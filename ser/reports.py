@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ser import config
 from ser.cards import ModelCard
 from ser.corpora import CORPORA, citations
+from ser.modes import ADAPTED, MODES, PLAIN, VOICE
 
 if TYPE_CHECKING:  # tables only: predicting a clip reads fusion.json and needs no pandas
     import pandas as pd
@@ -67,11 +68,18 @@ def lead_id(cards: list[ModelCard], fusion: dict | None) -> str:
 
 
 # --- the headline per reading mode -------------------------------------------------------------
-# How a reading hears a clip: "plain" as it is, "voice" relative to its speaker's usual sound
-# (the voice-calibrated heads). Every page that states how well the models do on a new voice
-# takes its figures from ``headlines``, so no two of them can disagree.
-MODES = ("plain", "voice")
-MODE_TITLES = {"plain": "As heard", "voice": "Calibrated to the voice"}
+# How a reading hears a clip (``ser.modes``): as it is, among the other clips of its setting, or
+# relative to its speaker's plain voice. Every page that states how well the models do on a new
+# voice takes its figures from ``headlines``, so no two of them can disagree.
+MODE_TITLES = {PLAIN: "As heard", ADAPTED: "Adapted to the setting", VOICE: "Calibrated to the voice"}
+
+
+def mode_transfer(card: ModelCard, mode: str) -> dict | None:
+    """A card's leave-one-corpus-out reports in ``mode``, or None."""
+    if mode == PLAIN:
+        return card.transfer
+    reading = getattr(card, mode)
+    return reading.transfer if reading else None
 
 
 def chance(corpus: str) -> float:
@@ -88,14 +96,13 @@ def headlines(cards: list[ModelCard], fusion: dict | None = None) -> list[dict]:
     (``{corpus: {"right", "chance"}}``), ``"lead": bool}`` (the reading its mode leads with, by
     ``lead_id``'s rule). Readings without leave-one-corpus-out figures have no row.
     """
-    by_mode = {
-        "plain": [(c.id, c.transfer) for c in cards] + [(FUSED, _fused_transfer(cards, fusion))],
-        "voice": [(c.id, c.voice.transfer if c.voice else None) for c in cards],
-    }
     rows = []
     for mode in MODES:
+        entries = [(c.id, mode_transfer(c, mode)) for c in cards]
+        if mode == PLAIN:  # the fused verdict's weights were fitted on plain readings
+            entries.append((FUSED, _fused_transfer(cards, fusion)))
         mode_rows = []
-        for model, transfer in by_mode[mode]:
+        for model, transfer in entries:
             if not transfer:
                 continue
             per = {corpus: {"right": r["uar"], "chance": chance(corpus)} for corpus, r in transfer.items()}
@@ -108,30 +115,21 @@ def headlines(cards: list[ModelCard], fusion: dict | None = None) -> list[dict]:
 
 
 # --- tables -----------------------------------------------------------------------------------
-MODE_NAMES = {"plain": "plain", "adapted": "adapted to the setting", "voice": "calibrated to the voice"}
 
 
-def mode_transfer(card: ModelCard, mode: str) -> dict | None:
-    """A card's leave-one-corpus-out reports in ``mode`` (``ser.modes``), or None."""
-    if mode == "plain":
-        return card.transfer
-    reading = getattr(card, mode)
-    return reading.transfer if reading else None
-
-
-def transfer_table(cards: list[ModelCard], fusion: dict | None = None, mode: str = "plain") -> pd.DataFrame:
+def transfer_table(cards: list[ModelCard], fusion: dict | None = None, mode: str = PLAIN) -> pd.DataFrame:
     """One row per (model, left-out corpus) in ``mode``: UAR, neutral and sad recall, calibration
     error, the share of readings marked unsure, the accuracy of the others (fractions 0..1) and,
     for an adapting mode, the share read in it (the rest fell back to plain). The fused verdict
     has a row in plain mode only (its weights were fitted on plain readings)."""
     import pandas as pd
 
-    suffix = "" if mode == "plain" else f", {MODE_NAMES[mode]}"
+    suffix = "" if mode == PLAIN else f", {MODE_TITLES[mode].lower()}"
     entries = [(c.name + suffix, mode_transfer(c, mode)) for c in cards if mode_transfer(c, mode)]
-    if fusion and mode == "plain":
+    if fusion and mode == PLAIN:
         entries.append(("Fused verdict", fusion["transfer"]))
     columns = ["model", "left-out corpus", "UAR", "neutral recall", "sad recall", "calibration error",
-               "unsure", "accuracy when sure"] + ([] if mode == "plain" else ["read in mode"])
+               "unsure", "accuracy when sure"] + ([] if mode == PLAIN else ["read in mode"])
     rows = []
     for name, transfer in entries:
         for corpus, r in transfer.items():
@@ -151,15 +149,15 @@ def mode_summary_table(cards: list[ModelCard]) -> pd.DataFrame:
     import pandas as pd
 
     rows = []
-    for mode in MODE_NAMES:
+    for mode in MODES:
         for card in cards:
             transfer = mode_transfer(card, mode)
             if not transfer:
                 continue
-            reading = getattr(card, mode, None) if mode != "plain" else None
+            reading = getattr(card, mode) if mode != PLAIN else None
             one = (reading.one_emotion if reading else None) or {}
             rows.append({
-                "mode": MODE_NAMES[mode], "model": card.name,
+                "mode": MODE_TITLES[mode], "model": card.name,
                 "UAR": float(np.mean([r["uar"] for r in transfer.values()])),
                 "lowest UAR": min(r["uar"] for r in transfer.values()),
                 "worst emotion's recall": float(np.mean([min(r["per_class_recall"].values())
@@ -209,10 +207,10 @@ def results_markdown(cards: list[ModelCard], fusion: dict | None = None) -> str:
     parts = ["Leave-one-corpus-out, every reading mode (means over the left-out corpora; one-emotion "
              "sessions: one speaker's clips of one emotion, accuracy):", "",
              markdown_table(mode_summary_table(cards)), ""]
-    for mode, name in MODE_NAMES.items():
+    for mode, title in MODE_TITLES.items():
         table = transfer_table(cards, fusion, mode)
         if not table.empty:
-            parts += [f"Leave-one-corpus-out, {name} (trained on the other corpora, calibrated without "
+            parts += [f"Leave-one-corpus-out, {title.lower()} (trained on the other corpora, calibrated without "
                       "the left-out one):", "", markdown_table(table), ""]
     return "\n".join(parts + [
         "Folds by speaker inside every corpus (UAR):", "",
