@@ -11,10 +11,21 @@ from ser import audio as audio_io
 from ser import config, plots
 from ser.circumplex import position
 from ser.live import LiveRecording, RollingAnalysis, TakeAnalyser, WindowResult, speech_since
-from ui.analysis import (RESULT_KEY, announce_result, bring_new_result_into_view, calibration_lines, decode,
-                         render_analysis, show_clip, verdicts_html)
+from ser.modes import ADAPTED
+from ui.analysis import (
+    RESULT_KEY,
+    announce_result,
+    bring_new_result_into_view,
+    calibration_lines,
+    decode,
+    render_analysis,
+    show_clip,
+    verdicts_html,
+)
 from ui.charts import show_figure
 from ui.resources import get_fusion, model_names, models_loaded, require_models
+from ui.setting import adapt_toggle, session_setting, setting_note
+from ui.setting import reset as reset_setting
 from ui.stream import keep_stream_on_page
 from ui.view import bring_into_view
 from ui.voice import calibration_note, current_voice, voice_panel
@@ -22,6 +33,7 @@ from ui.voice import calibration_note, current_voice, voice_panel
 RESULT_STATE = "live_result"  # session key: the latest take or recording, shown under the tabs
 STREAM_KEY = "live-mic"  # the stream component's key (its context in session state)
 STREAM_BOX_KEY = "live-stream"  # the container of START/STOP, above the live view: scrolled to at START
+SETTING_PAGE = "live"  # ui.setting: the session's live setting, apart from the Upload page's
 CLIP_STATE = "live_clip_id"  # session key: the recording last analysed, so a rerun does not redo it
 VERDICT_HEIGHT_PX = 270  # the live reading's box: fixed, so the page does not jump as it updates
 
@@ -87,8 +99,9 @@ def show_window(result: WindowResult, window: np.ndarray, now_s: float, names: d
         else:
             st.info(f"No speech in the last {result.duration_s:.0f} s.", icon="🤫")
         return
-    st.markdown(verdicts_html(analysis, names, calibration_lines(analysis, calibration_note())),
-                unsafe_allow_html=True)
+    adapted = session_setting(SETTING_PAGE)
+    note = setting_note(adapted.setting) if analysis.mode == ADAPTED and adapted else calibration_note()
+    st.markdown(verdicts_html(analysis, names, calibration_lines(analysis, note)), unsafe_allow_html=True)
     st.caption(f"The last {result.duration_s:g} s, heard {lag_s:.1f} s ago.")
 
 
@@ -144,6 +157,8 @@ def analysers() -> tuple[RollingAnalysis, TakeAnalyser] | None:
         state.live_rolling = RollingAnalysis(models, get_fusion())
         state.live_take = TakeAnalyser(models, get_fusion())
     state.live_rolling.voice = (current_voice() or (None, None))[1]
+    adapted = session_setting(SETTING_PAGE)
+    state.live_rolling.setting = adapted.setting if adapted else None
     return state.live_rolling, state.live_take
 
 
@@ -153,10 +168,12 @@ def close_take(recording: LiveRecording) -> None:
     voice = current_voice()
     analysis = None
     ready = analysers()
+    adapted = session_setting(SETTING_PAGE)
     if ready is not None and len(take) >= config.MIN_DURATION_S * config.SAMPLE_RATE:
-        analysis = ready[1].finish(take, voice[1] if voice else None)
+        analysis = ready[1].finish(take, voice[1] if voice else None, adapted.setting if adapted else None)
     st.session_state[RESULT_STATE] = {"take": {
         "audio": take, "capped": recording.full, "analysis": analysis, "voice": voice and voice[0],
+        "setting": adapted,
         "name": datetime.now().strftime("live-take-%Y-%m-%d-%H%M%S")}}
     announce_result()
 
@@ -218,9 +235,11 @@ def show_take(take: dict) -> None:
         st.audio(wav, format="audio/wav")
     else:
         voice = current_voice()
-        # The analysis made at STOP holds while the voice calibration it used does.
-        analysis = take["analysis"] if take["voice"] == (voice and voice[0]) else None
-        render_analysis(audio, take["name"], key="live-take", own_voice=True, analysis=analysis)
+        # The analysis made at STOP holds while the voice calibration and setting it used do.
+        adapted = session_setting(SETTING_PAGE)
+        same = take["voice"] == (voice and voice[0]) and (adapted is None) == (take["setting"] is None)
+        render_analysis(audio, take["name"], key="live-take", own_voice=True,
+                        analysis=take["analysis"] if same else None, setting=adapted)
     # After the analysis, whose verdict then opens the take on a projector's first screen;
     # on_click="ignore": downloading must not rerun the page.
     st.download_button("Download the take (WAV)", wav, file_name=f"{take['name']}.wav", mime="audio/wav",
@@ -293,7 +312,24 @@ def one_clip() -> None:
         announce_result()
 
 
+def setting_panel() -> None:
+    """Adapting to this session: every window the stream hears joins the session's setting."""
+    with st.container(horizontal=True, vertical_alignment="center"):
+        on = adapt_toggle(SETTING_PAGE, "Adapt to this session",
+                          "The models read each moment against what they heard so far in this session "
+                          "(your room, your microphone, your voice) rather than against the corpora "
+                          "they learnt on. It needs a minute of varied speech to help; while everything "
+                          "heard sounds alike, they read each moment alone.")
+        adapted = session_setting(SETTING_PAGE)
+        if on and adapted:
+            heard = adapted.setting
+            st.caption(f"Heard so far: {heard.n_clips} stretch{'es' if heard.n_clips != 1 else ''}, "
+                       f"{heard.speech_s:.0f} s of speech.")
+            st.button("Start afresh", key="adapt-reset", on_click=reset_setting, args=(SETTING_PAGE,))
+
+
 voice_panel()
+setting_panel()
 stream_tab, clip_tab = st.tabs([":material/graphic_eq: Continuous", ":material/mic: One clip"])
 with stream_tab:
     streaming_began = continuous()

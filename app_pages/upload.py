@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui.analysis import EMOTION_EMOJI, KEPT_RESULTS, UPLOAD_FORMATS, decode, keep, show_kept
 from ui.resources import example_clips
+from ui.setting import adapt_toggle, batch_setting
 
 RESULTS_STATE = "upload_results"  # session key: the clips analysed on this page, newest first
 UPLOADER_STATE = "upload_round"  # session key: bumped to empty the uploader once its files are read
@@ -23,6 +24,11 @@ with upload_column:
                                accept_multiple_files=True,
                                key=f"uploader-{st.session_state.get(UPLOADER_STATE, 0)}")
     st.caption(f"The page keeps your last {KEPT_RESULTS} clips, newest first.")
+    adapt_toggle("upload", "Read the clips together (adapted to their setting)",
+                 "When the clips come from one setting (the same room and microphone, the same "
+                 "speakers), each is read among the others: the models hear how it differs from "
+                 "the rest rather than from the corpora they learnt on. Needs two clips or more; "
+                 "clips that all sound alike (one emotion, most likely) are read alone.")
 with example_column:
     st.markdown("**Or try an example clip** from RAVDESS (CC BY-NC-SA 4.0)")
     for clip in example_clips().clips.itertuples():
@@ -48,4 +54,4 @@ if uploads:
 
 if NOTICE_STATE in st.session_state:
     st.info(st.session_state.pop(NOTICE_STATE))
-show_kept(RESULTS_STATE)
+show_kept(RESULTS_STATE, batch_setting("upload", st.session_state.get(RESULTS_STATE, [])))

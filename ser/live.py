@@ -27,7 +27,7 @@ import soxr
 from ser import audio as audio_io
 from ser import config
 from ser.inference import ClipAnalysis, analyse, analyse_frames
-from ser.modes import VoiceReference
+from ser.modes import Setting, VoiceReference
 from ser.models import EmotionModel
 
 SAMPLE_RATE = config.SAMPLE_RATE
@@ -187,6 +187,10 @@ class RollingAnalysis:
         self._models = models
         self._fusion = fusion  # the stacking weights of the fused verdict (reports.read_fusion)
         self.voice: VoiceReference | None = None  # the speaker's plain voice (inference.voice_reference)
+        # The session's setting (modes.Setting), when the visitor adapts to it: every window that
+        # does not overlap the last one added joins it, and each is read among those before it.
+        self.setting: Setting | None = None
+        self._heard_to_s = -np.inf  # where the last window added to the setting ended, in the take
         self._lock = threading.Lock()
         self._pending: Future | None = None
         self._latest: WindowResult | None = None
@@ -206,8 +210,12 @@ class RollingAnalysis:
             return self._latest
 
     def _analyse(self, window: np.ndarray, end_s: float) -> WindowResult:
-        return WindowResult(end_s, len(window) / SAMPLE_RATE,
-                            analyse(window, self._models, self._fusion, self.voice))
+        duration_s = len(window) / SAMPLE_RATE
+        learn = self.setting is not None and end_s - duration_s >= self._heard_to_s
+        if learn:
+            self._heard_to_s = end_s
+        return WindowResult(end_s, duration_s,
+                            analyse(window, self._models, self._fusion, self.voice, self.setting, learn))
 
     def reset(self) -> None:
         """Forget results, for a new take; an analysis still running finishes unseen."""
@@ -216,6 +224,7 @@ class RollingAnalysis:
                 self._pending.cancel()
             self._pending = None
             self._latest = None
+            self._heard_to_s = -np.inf
 
 
 @dataclass(frozen=True)
@@ -312,10 +321,12 @@ class TakeAnalyser:
         last = None if keep is None else first + round(keep / SAMPLE_RATE * rate)
         return model.frames(audio)[:, first:last]
 
-    def finish(self, take: np.ndarray, voice: VoiceReference | None = None) -> ClipAnalysis:
+    def finish(self, take: np.ndarray, voice: VoiceReference | None = None,
+               setting: Setting | None = None) -> ClipAnalysis:
         """The analysis of ``take``, the recording's whole take (16 kHz ``(n_samples,)``):
         waits for the queued pieces and computes the rest on the caller's thread.
-        ``voice`` as in ``inference.analyse``."""
+        ``voice`` and ``setting`` as in ``inference.analyse`` (the setting already heard the
+        take's windows live, so it does not learn the take again)."""
         with self._lock:
             origin, done = self._origin, {k: list(v) for k, v in self._done.items()}
         activity = audio_io.speech_activity(take)
@@ -325,7 +336,7 @@ class TakeAnalyser:
             for futures in done.values():
                 for future in futures:
                     future.cancel()
-            return analyse(take, self._models, self._fusion, voice)
+            return analyse(take, self._models, self._fusion, voice, setting)
         speech = take[:speech_end]  # analyse hears nothing after the speech either
         frames = {}
         for model in self._models:
@@ -345,4 +356,4 @@ class TakeAnalyser:
             if speech_end > start:
                 parts.append(self._frames(model, speech[first:], start - first, None))
             frames[model.id] = np.concatenate(parts, axis=1)
-        return analyse_frames(take, frames, origin, self._models, self._fusion, voice)
+        return analyse_frames(take, frames, origin, self._models, self._fusion, voice, setting)

@@ -20,13 +20,15 @@ from ser.audio import AudioError, load_audio, to_wav_bytes
 from ser.circumplex import position
 from ser.inference import FUSED, ClipAnalysis, Prediction, analyse
 from ser.models import EmotionModel
+from ser.modes import ADAPTED, Setting, VoiceReference
 from ser.segments import segments, segments_text, shows_timeline
 from ui.charts import show_figure
 from ui.resources import get_fusion, model_names, require_models
+from ui.setting import PageSetting, setting_note
+from ui.setting import switch as switch_setting
 from ui.text import plain
 from ui.view import bring_into_view
 from ui.voice import calibration_note, current_voice, turn_off_button
-
 
 UPLOAD_FORMATS = "wav, flac, mp3, ogg, m4a, webm"
 EMOTION_EMOJI = {"neutral": "😐", "calm": "😌", "happy": "😄", "sad": "😢", "angry": "😠",
@@ -71,9 +73,11 @@ def _decoded(data: bytes) -> np.ndarray:
 
 @st.cache_data(max_entries=CACHED_CLIPS, show_spinner=False)
 def _analysis(digest: str, voice_digest: str | None, _audio: np.ndarray, _models: list[EmotionModel],
-              _voice: dict | None) -> ClipAnalysis:
-    # Keyed by the digests alone: the models are fixed for the life of the process.
-    return analyse(_audio, _models, get_fusion(), _voice)
+              _voice: VoiceReference | None, setting_digest: str | None = None,
+              _setting: Setting | None = None) -> ClipAnalysis:
+    # Keyed by the digests alone: the models are fixed for the life of the process, and a
+    # setting's digest names the clips it heard.
+    return analyse(_audio, _models, get_fusion(), _voice, _setting)
 
 
 @st.cache_data(max_entries=CACHED_CLIPS, show_spinner=False)
@@ -110,18 +114,19 @@ def bring_new_result_into_view() -> None:
         bring_into_view(f".st-key-{RESULT_KEY}", then=".ser-cards")  # the newest result's cards
 
 
-def show_kept(state_key: str) -> None:
-    """The session's clips under ``state_key``, newest first, each analysed in its own box."""
+def show_kept(state_key: str, setting: PageSetting | None = None) -> None:
+    """The session's clips under ``state_key``, newest first, each analysed in its own box
+    (among the others, when ``setting`` is given)."""
     with st.container(key=RESULT_KEY):
         for clip in st.session_state.get(state_key, []):
             with st.container(border=True):
-                show_clip(clip, key=f"clip-{clip.id}")
+                show_clip(clip, key=f"clip-{clip.id}", setting=setting)
     bring_new_result_into_view()
 
 
-def show_clip(clip: Clip, key: str, own_voice: bool = False) -> None:
+def show_clip(clip: Clip, key: str, own_voice: bool = False, setting: PageSetting | None = None) -> None:
     """One clip: its name (as typed, never as markdown), its note, and its analysis or error
-    (``own_voice``: see ``render_analysis``)."""
+    (``own_voice``, ``setting``: see ``render_analysis``)."""
     if clip.error:
         st.error(clip.error)
         return
@@ -129,7 +134,7 @@ def show_clip(clip: Clip, key: str, own_voice: bool = False) -> None:
     if clip.note:
         st.caption(clip.note)
     mark = st.empty()  # filled once the analysis says whether the models got it right
-    analysis = render_analysis(clip.audio, clip.name, key=key, own_voice=own_voice)
+    analysis = render_analysis(clip.audio, clip.name, key=key, own_voice=own_voice, setting=setting)
     if clip.label and analysis.speech:
         text = known_label_text(analysis, clip.label, model_names(require_models()))
         if analysis.lead_prediction.label == clip.label:
@@ -248,11 +253,14 @@ def agreement_text(analysis: ClipAnalysis, names: dict[str, str]) -> str:
 
 
 def show_verdicts(analysis: ClipAnalysis, names: dict[str, str], calibrated: dict[str, str],
-                  key: str) -> None:
+                  key: str, setting: PageSetting | None = None) -> None:
     st.markdown(verdicts_html(analysis, names, calibrated), unsafe_allow_html=True)
     st.markdown(f"**{agreement_text(analysis, names)}** "
                 f"{analysis.duration_s:.1f} s clip, {analysis.speech_s:.1f} s of it speech.")
-    if calibrated:
+    if analysis.mode == ADAPTED and setting:
+        st.button("Read each clip alone", key=f"{key}-adapt-off", on_click=switch_setting,
+                  args=(setting.page, False), icon=":material/tune:")
+    elif calibrated:
         turn_off_button(key=f"{key}-voice-off")
 
 
@@ -280,7 +288,7 @@ def _downloads(analysis: ClipAnalysis, name: str, key: str) -> None:
 
 
 def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = False,
-                    analysis: ClipAnalysis | None = None) -> ClipAnalysis:
+                    analysis: ClipAnalysis | None = None, setting: PageSetting | None = None) -> ClipAnalysis:
     """Analyse 16 kHz mono float32 ``audio`` ``(n_samples,)`` with every model and lay
     out the results: for a long clip its segments and timeline first, then the verdicts,
     playback, probabilities, signal, downloads.
@@ -288,7 +296,8 @@ def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = Fa
     ``name`` labels the downloads; ``key`` must be unique on the page (it prefixes
     the widgets' keys). The analysis and the signal figure are cached by a hash of
     the audio, so reruns do not recompute them. ``own_voice``: the clip is the visitor's
-    own voice, so a calibration to it (``ui.voice``) applies. ``analysis``: this audio's
+    own voice, so a calibration to it (``ui.voice``) applies. ``setting``: the clips it is
+    read among (``ui.setting``), when the visitor adapts to them. ``analysis``: this audio's
     analysis when the caller already has it (a live take, analysed while it was recorded),
     made with the same voice calibration. Returns the analysis.
     """
@@ -297,14 +306,16 @@ def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = Fa
     if analysis is None:
         voice_digest, voice = (current_voice() if own_voice else None) or (None, None)
         with st.spinner("Analysing…"):
-            analysis = _analysis(digest, voice_digest, audio, models, voice)
+            analysis = _analysis(digest, voice_digest, audio, models, voice,
+                                 *((setting.digest, setting.setting) if setting else ()))
     names = model_names(models)
     if analysis.speech:
         # A calibrated reading says so, and what it read plainly where that differs.
         before = _analysis(digest, None, audio, models, None) if analysis.mode != "plain" else None
         if shows_timeline(analysis):
             show_segments(analysis, names, key)
-        show_verdicts(analysis, names, calibration_lines(analysis, calibration_note(), before), key)
+        note = setting_note(setting.setting) if analysis.mode == ADAPTED and setting else calibration_note()
+        show_verdicts(analysis, names, calibration_lines(analysis, note, before), key, setting)
     else:
         st.warning(f"**No speech detected**: only {analysis.speech_s:.1f} s of this "
                    f"{analysis.duration_s:.1f} s clip sounds like a voice, so no emotion was predicted. "

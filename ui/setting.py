@@ -1,0 +1,94 @@
+"""Adapting to the setting: the clips a visitor gives in one setting (a batch of uploads, a
+live session) read among each other (``ser.modes``), kept in that visitor's session."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import streamlit as st
+
+from ser.inference import hear
+from ser.modes import Setting
+from ui.resources import require_models
+
+# Session key: {page: {"on": bool, "digest": str | None, "setting": Setting}}. One setting per
+# page: the uploads of a session and its live takes need not share a room.
+SETTING_STATE = "settings"
+
+
+@dataclass(frozen=True)
+class PageSetting:
+    """What a page's clips are read among: the page it belongs to, a digest naming what it
+    heard (for caches), and the setting."""
+
+    page: str
+    digest: str
+    setting: Setting
+
+
+def _state(page: str) -> dict:
+    settings = st.session_state.setdefault(SETTING_STATE, {})
+    return settings.setdefault(page, {"on": False, "digest": None, "setting": Setting()})
+
+
+def is_on(page: str) -> bool:
+    return _state(page)["on"]
+
+
+def _toggle_key(page: str) -> str:
+    return f"adapt-{page}"
+
+
+def switch(page: str, on: bool) -> None:
+    """A button callback: adapting on or off, the toggle with it; what was heard is kept."""
+    _state(page)["on"] = on
+    st.session_state[_toggle_key(page)] = on
+
+
+def adapt_toggle(page: str, label: str, help_text: str) -> bool:
+    """The switch for ``page``'s setting; returns whether adapting is on."""
+    key = _toggle_key(page)
+    st.session_state.setdefault(key, is_on(page))
+    on = st.toggle(label, key=key, help=help_text)
+    _state(page)["on"] = on
+    return on
+
+
+def batch_setting(page: str, clips: list) -> PageSetting | None:
+    """``page``'s setting made of ``clips`` (``ui.analysis.Clip``; those that decoded), and a
+    digest naming it for caches; None while adapting is off or fewer than two clips are in."""
+    state = _state(page)
+    audios = [clip.audio for clip in clips if clip.audio is not None]
+    if not state["on"] or len(audios) < 2:
+        return None
+    digest = hashlib.blake2b(b"".join(hashlib.blake2b(a.tobytes(), digest_size=16).digest() for a in audios),
+                             digest_size=16).hexdigest()
+    if state["digest"] != digest:
+        setting = Setting()
+        models = require_models()
+        with st.spinner("Listening to the clips together…"):
+            for audio in audios:
+                hear(audio, models, setting)
+        state.update(digest=digest, setting=setting)
+    return PageSetting(page, state["digest"], state["setting"])
+
+
+def session_setting(page: str) -> PageSetting | None:
+    """``page``'s running setting (a live session adds to it as it listens), or None when off."""
+    state = _state(page)
+    if not state["on"]:
+        return None
+    setting = state["setting"]
+    return PageSetting(page, f"{id(setting)}-{setting.n_clips}", setting)
+
+
+def reset(page: str) -> None:
+    """Forget what ``page``'s setting heard (a new room, a new speaker)."""
+    _state(page).update(digest=None, setting=Setting())
+
+
+def setting_note(setting: Setting) -> str:
+    """What an adapted reading's card says about what it rests on."""
+    return (f"adapted to this setting ({setting.n_clips} clip{'s' if setting.n_clips != 1 else ''}, "
+            f"{setting.speech_s:.0f} s of speech)")
