@@ -12,6 +12,8 @@ Measures, on this machine:
   and peak resident memory of that process;
 * feature extraction as training does it on a cache miss (decode, trim to speech,
   the registry's backbone) over ``--clips`` clips: clips/s and seconds of audio per second;
+* what each reading mode adds to analysing a 4 s clip with every model: ``analyse`` plain,
+  adapted to a setting of 10 clips (learning the clip too) and calibrated to a voice, in ms;
 * refusing an upload that holds 2 h of 48 kHz stereo silence (a ~1.4 MB FLAC) as too
   long: ``load_audio`` time and the peak resident memory of the process doing it.
 
@@ -44,6 +46,7 @@ from ser.backbones import REGISTRY  # noqa: E402
 
 CLIP_S = 4.0
 TARGET_PREDICT_S = 3.0
+TARGET_MODE_EXTRA_MS = 5.0  # what adapting or a voice reference may add per clip
 PREDICT_RUNS = 3
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".webm")
 LONG_UPLOAD_MIN = 120  # 2 h: before the header check it took 23 s and 4.9 GB to refuse
@@ -136,6 +139,40 @@ def latency_row(model, runtime_name: str, backbone_fn, head_fn, repeats: int) ->
             "target_ms": REGISTRY[model.card.backbone.kind].latency_target_ms}
 
 
+def mode_overhead(models, audio: np.ndarray, paths: list[Path], repeats: int) -> dict:
+    """``analyse`` of ``audio`` with every model in each mode, median ms; the setting holds
+    (up to) 10 other clips, the voice reference is the first of them."""
+    from ser import modes
+    from ser.inference import analyse, hear
+    from ser.onnx_heads import clip_statistics
+    from ser.reports import read_fusion
+
+    fusion = read_fusion(config.MODELS_DIR)
+    others = [four_second_clip(p) for p in paths[1:11]] or [audio]
+    setting = modes.Setting()
+    for clip in others:
+        hear(clip, models, setting)
+    # The reference's statistics as voice_reference makes them, without its guard: only the cost counts here.
+    voice = modes.VoiceReference({m.id: clip_statistics(m.frames(others[0])) for m in models
+                                  if m.can_read(modes.VOICE)}, 0.0)
+
+    def adapted():  # a copy each time: learning the clip must not grow the setting run after run
+        copy = modes.Setting({k: modes.SettingStatistics(*map(_copy_running, (v.stats, v.plain)))
+                              for k, v in setting.models.items()}, setting.n_clips, setting.speech_s)
+        analyse(audio, models, fusion, setting=copy, learn=True)
+
+    return {"plain_ms": median_ms(lambda: analyse(audio, models, fusion), repeats),
+            "adapted_ms": median_ms(adapted, repeats),
+            "voice_ms": median_ms(lambda: analyse(audio, models, fusion, voice), repeats),
+            "setting_clips": len(others), "target_extra_ms": TARGET_MODE_EXTRA_MS}
+
+
+def _copy_running(running):
+    from ser.modes import Running
+
+    return Running(running.n, running.mean.copy(), running.m2.copy())
+
+
 def predict_cold_start(models_dir: Path, audio_file: Path) -> dict:
     """Wall and CPU time (medians of ``PREDICT_RUNS``) and peak RSS of ``python -m ser predict FILE``."""
     command = [sys.executable, "-m", "ser", "predict", "--models", str(models_dir), str(audio_file)]
@@ -216,6 +253,16 @@ def markdown(results: dict) -> str:
     for kind, r in results["extraction"].items():
         lines.append(f"| {kind} | {r['runtime']} | {r['clips']} | {r['clips_per_s']:.1f} | "
                      f"{r['audio_s_per_s']:.1f} |")
+    m = results["modes"]
+    lines += ["", "| analyse a 4 s clip, every model | ms | more than plain | target | met |",
+              "|---|---:|---:|---:|---|",
+              f"| plain | {m['plain_ms']:.1f} | | | |"]
+    labels = {"adapted": f"adapted (a setting of {m['setting_clips']} clips, learning this one)",
+              "voice": "calibrated to a voice"}
+    for mode, label in labels.items():
+        extra = m[f"{mode}_ms"] - m["plain_ms"]
+        lines.append(f"| {label} | {m[f'{mode}_ms']:.1f} | {extra:+.1f} | {m['target_extra_ms']:g} | "
+                     f"{verdict(extra, m['target_extra_ms'])} |")
     r = results["long_upload"]
     lines += ["", "| refuse as too long | file MB | load_audio s | process peak RSS MB |",
               "|---|---:|---:|---:|",
@@ -253,6 +300,7 @@ def main() -> int:
         long_upload = refuse_long_upload(long_file)
     models = load_models(args.models)
     latency = model_latency(models, audio, args.repeats)
+    mode_costs = mode_overhead(models, audio, paths, args.repeats)
     extraction = extraction_throughput(models, paths)  # as training runs it
     latency += torch_whisper_latency(models, audio, args.repeats)  # last: it loads PyTorch
     results = {
@@ -262,6 +310,7 @@ def main() -> int:
         "predict": predict,
         "latency": latency,
         "extraction": extraction,
+        "modes": mode_costs,
         "long_upload": long_upload,
     }
     print(markdown(results))

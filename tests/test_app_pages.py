@@ -113,6 +113,24 @@ def test_upload_page_keeps_a_bounded_number_of_clips():
     assert any("first 4 are analysed" in i.value for i in at.info)
 
 
+def test_upload_page_reads_a_batch_adapted_to_its_setting_and_one_click_reads_each_alone():
+    clips = sorted(config.EXAMPLES_DIR.glob("*.flac"))[:3]  # three actors, three emotions
+    at = run_page("upload.py")
+    at.file_uploader[0].set_value([(p.name, p.read_bytes(), "audio/flac") for p in clips]).run()
+    alone = verdicts(at)
+    assert len(alone) == 3 and not any("adapted to this setting" in cards for cards in alone)
+    at.toggle(key="adapt-upload").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    adapted = verdicts(at)
+    # Every card says what it rests on; a reading that changed says what it was before.
+    assert all("adapted to this setting (3 clips," in cards for cards in adapted)
+    assert adapted != alone
+    off = [b for b in at.button if b.label == "Read each clip alone"]
+    assert len(off) == 3
+    off[0].click().run()
+    assert verdicts(at) == alone and not at.toggle(key="adapt-upload").value
+
+
 def test_file_names_are_shown_as_typed_not_as_markdown():
     at = run_page("upload.py")
     at.file_uploader[0].set_value(("**loud** [x](y).wav", b"not audio", "audio/wav")).run()

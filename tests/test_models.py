@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from ser import config
+from ser import config, inference
 from ser.cards import CARD_FILE, BackboneInfo, ModelCard, model_folders
+from ser.corpora import CORPORA
 from ser.heads import HeadConfig, HeadEnsemble
 from ser.inference import analyse, voice_reference
 from ser.models import HEAD_FILE, EmotionModel, ModelError, load_model, load_models, onnx_file, save_model
+from ser.modes import Setting
 from ser.reports import read_fusion
 
 SR = config.SAMPLE_RATE
@@ -118,12 +120,22 @@ def test_shipped_models_load_and_are_small(shipped):
         assert model.card.backbone.id == model.backbone.id
 
 
-def test_shipped_models_are_calibrated_on_left_out_corpora(shipped):
+def test_shipped_models_are_calibrated_on_left_out_corpora_in_every_mode(shipped):
+    six = set(CORPORA)
     for model in shipped:
-        assert set(model.card.training["corpora"]) == {"ravdess", "ased", "emovo"}
-        assert model.card.calibration.fitted_on.startswith("leave-one-corpus-out")
-        assert float(model.head.temperature) == pytest.approx(model.card.calibration.temperature, abs=1e-4)
-        assert set(model.card.transfer) == {"ravdess", "ased", "emovo"}
+        card = model.card
+        assert set(card.training["corpora"]) == six
+        assert card.calibration.fitted_on.startswith("leave-one-corpus-out")
+        assert float(model.head.temperature) == pytest.approx(card.calibration.temperature, abs=1e-4)
+        assert set(card.transfer) == six
+        for mode, head in (("adapted", model.adapted_head), ("voice", model.voice_head)):
+            reading = getattr(card, mode)
+            assert reading.calibration.fitted_on.startswith("leave-one-corpus-out")
+            assert float(head.temperature) == pytest.approx(reading.calibration.temperature, abs=1e-4)
+            assert set(reading.transfer) == six and reading.one_emotion["sessions"] > 0
+        assert card.adapted.guard == {"shrink_clips": config.ADAPT_SHRINK_CLIPS,
+                                      "min_variety": config.ADAPT_MIN_VARIETY}
+        assert card.voice.guard == {"min_plain": config.VOICE_MIN_PLAIN}
     fusion = read_fusion()
     assert sorted(fusion["models"]) == sorted(m.id for m in shipped)
 
@@ -182,11 +194,33 @@ def test_rows_and_dict_agree(shipped, make_speech):
     assert spans == [(w["start_s"], w["end_s"]) for w in windows]
 
 
-def test_a_voice_reference_marks_the_analysis_and_its_rows_as_calibrated(shipped, make_speech):
+def test_a_voice_reference_marks_the_analysis_and_its_rows_as_calibrated(shipped, make_speech, monkeypatch):
+    monkeypatch.setattr(inference, "_plain_share", lambda model, stats: 1.0)  # past the guard
     voice = voice_reference([make_speech(12.0, seed=1)], shipped)
+    assert voice.speech_s > config.MIN_CALIBRATION_SPEECH_S
+    plain = analyse(make_speech(3.0), shipped)
     result = analyse(make_speech(3.0), shipped, voice=voice)
     assert result.mode == result.to_dict()["mode"] == "voice"
     assert {row["mode"] for row in result.to_rows()} == {"voice"}
+    assert result.mode_speech_s == voice.speech_s
+    assert result.plain_lead == plain.lead_prediction
+
+
+def test_a_reference_that_does_not_sound_plain_is_refused(shipped, make_speech, monkeypatch):
+    monkeypatch.setattr(inference, "_plain_share", lambda model, stats: 0.0)
+    with pytest.raises(inference.NotPlainError, match="not like an everyday voice"):
+        voice_reference([make_speech(12.0, seed=1)], shipped)
+
+
+def test_a_setting_is_learnt_clip_by_clip_and_read_plain_while_its_clips_read_alike(shipped, make_speech):
+    setting = Setting()
+    same = make_speech(3.0, seed=4)
+    plain = analyse(same, shipped)
+    for _ in range(3):  # one clip again and again: nothing varies, so nothing is adapted
+        result = analyse(same, shipped, setting=setting, learn=True)
+        assert result.mode == "plain" and result.models == plain.models
+    assert setting.n_clips == 3 and setting.speech_s == pytest.approx(3 * plain.speech_s)
+    assert all(setting.of(m.id).n == 3 for m in shipped)
 
 
 def test_one_predict_proba_for_batches_and_single_clips():

@@ -38,30 +38,33 @@ def test_running_statistics_match_numpy_and_shrink_toward_the_prior():
     mean, std = heard.normaliser(prior, shrink_clips=10)
     assert np.allclose(mean, 0) and np.allclose(std, 1, atol=1e-5)  # nothing heard: the prior
     for clip in clips:
-        heard.add(clip)
-    assert np.allclose(heard.mean, clips.mean(0)) and np.allclose(heard.m2 / heard.n, clips.var(0))
+        heard.add(clip, np.full(3, 1 / 3))
+    assert np.allclose(heard.stats.mean, clips.mean(0)) and np.allclose(heard.stats.var, clips.var(0))
     mean, std = heard.normaliser(prior, shrink_clips=10)
     w = 50 / 60
     assert np.allclose(mean, w * clips.mean(0))
     assert np.allclose(std ** 2, w * clips.var(0) + (1 - w), atol=1e-4)
 
 
-def test_spread_tells_a_varied_setting_from_clips_that_sound_alike():
+def test_variety_tells_clips_read_differently_from_clips_read_alike():
     rng = np.random.default_rng(2)
-    prior = modes.SettingPrior(np.zeros((1, 8), np.float32), np.ones((1, 8), np.float32))
     varied, alike = modes.SettingStatistics(), modes.SettingStatistics()
-    for _ in range(20):
-        varied.add(rng.normal(0, 1, (1, 8)))
-        alike.add(rng.normal(3, 0.1, (1, 8)))
-    assert varied.spread(prior) == pytest.approx(1.0, abs=0.4)
-    assert alike.spread(prior) < 0.05
-    assert modes.SettingStatistics().spread(prior) == 0.0  # one clip or none: no spread to judge
+    for k in range(20):
+        stats = rng.normal(0, 1, (1, 8))
+        varied.add(stats, np.eye(4)[k % 4])  # each clip read as another emotion
+        alike.add(stats, np.array([0.7, 0.1, 0.1, 0.1]))
+    assert varied.variety() == pytest.approx(4 * 0.25 * 0.75)
+    assert alike.variety() == pytest.approx(0.0)
+    one = modes.SettingStatistics()
+    one.add(rng.normal(0, 1, (1, 8)), np.eye(4)[0])
+    assert one.variety() == 0.0  # one clip: nothing to judge by
 
 
 def test_a_setting_counts_clips_and_speech_per_model():
     setting = modes.Setting()
-    setting.add({"a": np.ones((1, 2)), "b": np.zeros((1, 2))}, 2.5)
-    setting.add({"a": np.ones((1, 2))}, 1.0)
+    p = np.full(2, 0.5)
+    setting.add({"a": (np.ones((1, 2)), p), "b": (np.zeros((1, 2)), p)}, 2.5)
+    setting.add({"a": (np.ones((1, 2)), p)}, 1.0)
     assert (setting.n_clips, setting.speech_s) == (2, 3.5)
     assert setting.of("a").n == 2 and setting.of("b").n == 1 and setting.of("c").n == 0
 
