@@ -12,6 +12,9 @@ from pathlib import Path
 SAMPLE_RATE = 16_000  # Hz; every backbone here expects 16 kHz mono
 MIN_DURATION_S = 0.5  # shorter clips carry too little speech to classify
 MAX_DURATION_S = float(os.environ.get("SER_MAX_DURATION_S", 120.0))  # longer input is refused
+# Float samples past full scale (1.0) are clipped to it up to this many times full scale
+# (+20 dB of headroom, more than any mix leaves); a file beyond it is refused as damaged.
+MAX_SAMPLE_PEAK = 10.0
 
 # Energy speech detector: a frame is speech when its RMS is above both an absolute
 # floor and a margin below the clip's loudest frames.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import logging
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -37,6 +38,7 @@ RESULT_KEY = "ser-result"
 KEPT_RESULTS = 4
 UNSURE_COLOUR = "#6b7280"
 _ids = count()  # unique widget keys for kept clips, across sessions
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,17 @@ def _decoded(data: bytes) -> np.ndarray:
 
 @st.cache_data(max_entries=CACHED_CLIPS, show_spinner=False)
 def _analysis(digest: str, voice_digest: str | None, _audio: np.ndarray, _models: list[EmotionModel],
-              _voice: dict | None) -> ClipAnalysis:
+              _voice: dict | None) -> ClipAnalysis | str:
+    """The clip's analysis, or, where the models fail on it, the one line saying so.
+
+    The failure is cached like a result: the same clip then fails once, not on every rerun.
+    """
     # Keyed by the digests alone: the models are fixed for the life of the process.
-    return analyse(_audio, _models, get_fusion(), _voice)
+    try:
+        return analyse(_audio, _models, get_fusion(), _voice)
+    except Exception as err:  # noqa: BLE001 -- whatever a clip does to the models reads as a line
+        log.exception("analysing clip %s failed", digest)  # the details stay in the server's log
+        return f"The models failed on this clip ({type(err).__name__}); other clips still work."
 
 
 @st.cache_data(max_entries=CACHED_CLIPS, show_spinner=False)
@@ -109,7 +119,7 @@ def show_clip(clip: Clip, key: str, own_voice: bool = False) -> None:
         st.caption(clip.note)
     mark = st.empty()  # filled once the analysis says whether the models got it right
     analysis = render_analysis(clip.audio, clip.name, key=key, own_voice=own_voice)
-    if clip.label and analysis.speech:
+    if analysis and clip.label and analysis.speech:
         text = known_label_text(analysis, clip.label, model_names(require_models()))
         if analysis.lead_prediction.label == clip.label:
             mark.success(text, icon="✅")
@@ -225,7 +235,7 @@ def _downloads(analysis: ClipAnalysis, name: str, key: str) -> None:
 
 
 def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = False,
-                    analysis: ClipAnalysis | None = None) -> ClipAnalysis:
+                    analysis: ClipAnalysis | None = None) -> ClipAnalysis | None:
     """Analyse 16 kHz mono float32 ``audio`` ``(n_samples,)`` with every model and lay
     out the results: verdicts, playback, probabilities, timeline, signal, downloads.
 
@@ -234,7 +244,8 @@ def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = Fa
     the audio, so reruns do not recompute them. ``own_voice``: the clip is the visitor's
     own voice, so a calibration to it (``ui.voice``) applies. ``analysis``: this audio's
     analysis when the caller already has it (a live take, analysed while it was recorded),
-    made with the same voice calibration. Returns the analysis.
+    made with the same voice calibration. Returns the analysis, or None when the models failed
+    on the clip (a one-line error says so in its place).
     """
     models = require_models()
     digest = audio_digest(audio)
@@ -242,6 +253,9 @@ def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = Fa
         voice_digest, voice = (current_voice() if own_voice else None) or (None, None)
         with st.spinner("Analysing…"):
             analysis = _analysis(digest, voice_digest, audio, models, voice)
+        if isinstance(analysis, str):
+            st.error(f"{plain(name)} cannot be analysed: {analysis}")
+            return None
     names = model_names(models)
     if analysis.speech:
         show_verdicts(analysis, names)
