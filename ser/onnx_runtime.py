@@ -6,9 +6,17 @@ were trained in PyTorch run here from their ONNX exports.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ser import config
+
+# ONNX Runtime's telemetry (a device id and an event store under
+# ~/.cache/Microsoft/DeveloperTools/.onnxruntime/, uploaded to Microsoft) starts when the
+# package is imported, so it is turned off here, before any session imports it; the
+# runtime's own switch (``disable_telemetry_events``) comes too late for that store.
+TELEMETRY_OFF_ENV = {"ORT_DISABLE_TELEMETRY": "1"}
+os.environ.update(TELEMETRY_OFF_ENV)
 
 
 def session(path: Path, threads: int | None = None):
@@ -19,6 +27,7 @@ def session(path: Path, threads: int | None = None):
     """
     import onnxruntime as ort
 
+    ort.disable_telemetry_events()  # and no events from this process, whoever imported it first
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or config.ONNX_THREADS
     options.inter_op_num_threads = 1
