@@ -183,12 +183,41 @@ def test_dataset_page_with_data_shows_the_clips_and_marks_an_analysis(monkeypatc
     assert len(marks) == 1 and "acted sad" in marks[0]
 
 
+def sent(at: AppTest) -> bytes:
+    """Every element the page sent to the browser, as the bytes of its messages."""
+    def walk(node):
+        proto = getattr(node, "proto", None)
+        yield proto.SerializeToString() if proto is not None else b""
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+    return b"".join(walk(at._tree))
+
+
+def server_folders() -> list[str]:
+    """Where the server keeps its files: none of these may reach a visitor."""
+    return [str(config.PROJECT_DIR), str(Path.home()), str(config.EXAMPLES_DIR.resolve())]
+
+
+@pytest.mark.parametrize("page", ["upload.py", "dataset.py", "compare.py", "about.py", "live.py"])
+def test_no_page_sends_where_the_server_keeps_its_files(page, monkeypatch):
+    monkeypatch.setenv(config.LIVE_WEBRTC_ENV, "0")  # AppTest has no browser for the stream
+    monkeypatch.delenv(config.DATA_DIR_ENV, raising=False)  # the examples: inside the project folder
+    at = run_page(page)
+    if page in ("upload.py", "dataset.py"):
+        at.button[0].click().run()  # an example clip, or the first clip of the table, analysed
+        assert len(verdicts(at)) == 1
+    messages = sent(at)
+    assert b"Traceback" not in messages
+    for folder in server_folders():
+        assert folder.encode() not in messages, folder
+
+
 def test_a_model_that_does_not_load_is_a_message(monkeypatch):
     """Last in the file: it empties the models' cache, and a later test would reload them."""
     import ui.resources
 
     def broken():
-        raise ser.models.ModelError("models/mfcc: the head does not load (size mismatch)")
+        raise ser.models.ModelError(f"{config.MODELS_DIR}/mfcc: the head does not load (size mismatch)")
 
     monkeypatch.setattr(ui.resources, "load_models", broken)
     ui.resources.model_loader.clear()
@@ -197,5 +226,6 @@ def test_a_model_that_does_not_load_is_a_message(monkeypatch):
         at.file_uploader[0].set_value((EXAMPLE.name, EXAMPLE.read_bytes(), "audio/flac")).run()
         assert not at.exception
         assert "could not be loaded" in at.error[0].value and "models/mfcc" in at.error[0].value
+        assert str(config.PROJECT_DIR) not in at.error[0].value  # the server's folders stay its own
     finally:
         ui.resources.model_loader.clear()

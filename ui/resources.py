@@ -14,6 +14,7 @@ from ser.dataset import DatasetIndex, index_dataset
 from ser.inference import FUSED, warm_up
 from ser.models import EmotionModel, load_models
 from ser.reports import read_fusion
+from ui.text import without_server_paths
 
 DATASET_INDEX_TTL_S = 300  # re-scan a data folder after this, so added files show up
 FUSED_NAME = "All models"
@@ -77,7 +78,7 @@ def require_models() -> list[EmotionModel]:
             with st.spinner("Loading the emotion models (once per server)…"):
                 models = loader.wait()
     except Exception as err:  # noqa: BLE001 -- a missing package or corrupt file must read as a message
-        st.error(f"The emotion models could not be loaded: {err}")
+        st.error(f"The emotion models could not be loaded: {without_server_paths(str(err))}")
         st.stop()
     if not models:
         st.error("No trained models were found: the studio ships them in its `models/` folder.")
