@@ -12,6 +12,11 @@ from pathlib import Path
 SAMPLE_RATE = 16_000  # Hz; every backbone here expects 16 kHz mono
 MIN_DURATION_S = 0.5  # shorter clips carry too little speech to classify
 MAX_DURATION_S = float(os.environ.get("SER_MAX_DURATION_S", 120.0))  # longer input is refused
+# Largest upload, in the browser's megabytes (10**6 bytes; Streamlit's server counts MiB, so
+# with the same number in .streamlit/config.toml's maxUploadSize the browser's check is the
+# one a visitor meets). Every clip within MAX_DURATION_S fits up to 96 kHz 32-bit float
+# stereo: 120 s of it is 92.2 MB.
+MAX_UPLOAD_MB = 100
 # Float samples past full scale (1.0) are clipped to it up to this many times full scale
 # (+20 dB of headroom, more than any mix leaves); a file beyond it is refused as damaged.
 MAX_SAMPLE_PEAK = 10.0

@@ -16,7 +16,7 @@ import ser.cards
 import ser.models
 from ser import config
 from ser.cards import read_cards
-from ser.audio import to_wav_bytes
+from ser.audio import spoken_duration, to_wav_bytes
 from ui.analysis import KEPT_RESULTS
 from ui.resources import FUSED_NAME, short_name
 
@@ -88,6 +88,21 @@ def test_upload_page_keeps_a_bounded_number_of_clips():
     assert [clip.name for clip in at.session_state["upload_results"]] == [
         name for name, _, _ in files[:KEPT_RESULTS]]
     assert any("first 4 are analysed" in i.value for i in at.info)
+
+
+def test_the_upload_limits_agree_and_admit_every_clip_within_the_length_limit():
+    import tomllib
+
+    server = tomllib.loads((config.PROJECT_DIR / ".streamlit" / "config.toml").read_text())["server"]
+    assert server["maxUploadSize"] == config.MAX_UPLOAD_MB  # MiB on the server: never under the browser's MB
+    at = run_page("upload.py")
+    assert at.file_uploader[0].proto.max_upload_size_mb == config.MAX_UPLOAD_MB
+    label = at.file_uploader[0].label
+    assert f"to {spoken_duration(config.MAX_DURATION_S)} each, up to {config.MAX_UPLOAD_MB} MB" in label
+    # The case: 2 minutes of 96 kHz 24-bit stereo WAV (69 MB), then 32-bit float.
+    for bytes_per_sample in (3, 4):
+        wav_bytes = 44 + config.MAX_DURATION_S * 96_000 * bytes_per_sample * 2
+        assert wav_bytes < config.MAX_UPLOAD_MB * 10**6
 
 
 def test_file_names_are_shown_as_typed_not_as_markdown():

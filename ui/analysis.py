@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ser import config, plots
-from ser.audio import AudioError, load_audio, to_wav_bytes
+from ser.audio import AudioError, load_audio, spoken_duration, to_wav_bytes
 from ser.inference import FUSED, ClipAnalysis, Prediction, analyse
 from ser.models import EmotionModel
 from ui.charts import show_figure
@@ -27,6 +27,8 @@ from ui.text import plain
 
 
 UPLOAD_FORMATS = "wav, flac, mp3, ogg, m4a, webm"
+UPLOAD_LIMITS = (f"{spoken_duration(config.MIN_DURATION_S)} to {spoken_duration(config.MAX_DURATION_S)} "
+                 f"each, up to {config.MAX_UPLOAD_MB} MB")
 EMOTION_EMOJI = {"neutral": "😐", "calm": "😌", "happy": "😄", "sad": "😢", "angry": "😠",
                  "fearful": "😨", "disgust": "🤢", "surprised": "😲"}
 CACHED_CLIPS = 32  # analyses and figures kept per process; a clip is ~1 MB of figure data
