@@ -79,13 +79,15 @@ ONNX_THREADS = 2
 LIVE_WINDOW_S = 3.0  # the rolling window the live view shows and classifies
 LIVE_REFRESH_S = 0.4  # the live view redraws this often; predictions follow as fast as the models run
 MODELS_POLL_S = 0.5  # while the models load, pages check this often whether they are in
-# A take is analysed while it is recorded (ser.live.TakeAnalyser): each backbone family runs on
-# pieces of the take that give it the frames it would give on the whole take, as
+# Each backbone family hears a long clip in pieces that give it the frames it would give on the
+# whole clip, so that memory stays bounded by the piece, not the clip (ser.models.EmotionModel.
+# frames_in_pieces), and a live take is analysed while it is recorded (ser.live.TakeAnalyser):
 # family -> (piece length, audio heard either side), in s. MFCC frames are 25 ms wide;
-# WakeHuBERT's convolutions see less than 2 s (its frames came out equal with 2 s either side);
+# WakeHuBERT's convolutions see 2-2.5 s back (on 2 minutes of RAVDESS speech, pieces heard
+# with 2 s before them gave frames up to 0.46 off, with 2.5 s and more equal ones: 3 s it is);
 # Whisper cuts its input into 30 s windows itself, with no overlap. A family not listed runs
-# on the whole take after STOP.
-LIVE_PIECES = {"mfcc": (4.0, 0.5), "wakehubert": (4.0, 2.0), "whisper": (30.0, 0.0)}
+# on the whole clip (a live take: after STOP).
+BACKBONE_PIECES = {"mfcc": (4.0, 0.5), "wakehubert": (4.0, 3.0), "whisper": (30.0, 0.0)}
 LIVE_WEBRTC_ENV = "SER_LIVE_WEBRTC"  # "0" hides the WebRTC streamer (tests under AppTest)
 ICE_SERVERS_ENV = "SER_ICE_SERVERS"  # JSON list of RTCIceServer dicts, for use beyond the LAN
 

@@ -1,7 +1,8 @@
 """Analysing one clip with every model: per-model and fused predictions, and a
 per-window timeline for clips longer than one window.
 
-Each backbone runs once per clip, on the span that holds speech; the clip's
+Each backbone runs over the span that holds speech, a long one piece by piece
+(``EmotionModel.frames_in_pieces``: the same frames in bounded memory); the clip's
 prediction pools all of its frames and each timeline window pools its own slice.
 """
 
@@ -151,7 +152,7 @@ def analyse(audio: np.ndarray, models: list[EmotionModel], fusion: dict | None =
     if not activity.has_speech:
         return _no_speech(audio, activity)
     start, end = audio_io.speech_span(audio, activity=activity)
-    frames = {m.id: m.frames(audio[start:end]) for m in models}
+    frames = {m.id: m.frames_in_pieces(audio[start:end]) for m in models}
     offsets = {m.id: start / config.SAMPLE_RATE for m in models}
     return _analysis(audio, activity, models, frames, offsets, fusion, voice)
 
@@ -217,7 +218,7 @@ def warm_up(models: list[EmotionModel]) -> None:
     """Analyse two seconds of a synthetic voiced sound with every model.
 
     The first call of each backbone pays for lazy set-up (the ONNX Runtime
-    sessions, librosa's import, filter banks and compiled helpers); doing it
+    sessions, filter banks and the DCT matrix); doing it
     at load time keeps that cost away from the user's first clip.
     """
     times_s = np.arange(2 * config.SAMPLE_RATE) / config.SAMPLE_RATE
