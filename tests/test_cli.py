@@ -24,8 +24,9 @@ SHIPPED_IDS = [p.name for p in model_folders(config.MODELS_DIR)]
 HELP_LIMIT_S = 5.0  # measured 0.4 s; generous because the test machine is shared
 HEAVY_MODULES = ("torch", "transformers", "librosa", "onnxruntime", "sklearn", "pandas", "scipy")
 # What predict must not load: data-set and scoring tools, ~0.3-1 s of CPU each at every cold start,
-# and PyTorch and transformers (3.6 s): inference runs ONNX Runtime.
-PREDICT_NEVER_LOADS = ("pandas", "sklearn", "torch", "transformers")
+# PyTorch and transformers (3.6 s): inference runs ONNX Runtime; and librosa with scipy and
+# numba (1 s, 200 MB): ser.features computes what it needs in numpy.
+PREDICT_NEVER_LOADS = ("pandas", "sklearn", "torch", "transformers", "librosa", "scipy", "numba")
 
 
 def json_lines(text: str) -> list[dict]:
