@@ -75,6 +75,11 @@ HOP_S = 2.0
 # with the other core busy, against 58 ms on one thread either way (spinning: 32 ms, 67 ms busy).
 ONNX_THREADS = 2
 
+# Analyses the app runs at once (ser.slots): a 2-minute clip costs up to ~300 MB while it is
+# analysed, and on 2 cores two at once finish together as soon as one after the other would.
+# Visitors beyond it wait in line and see their place.
+ANALYSIS_SLOTS = 2
+
 # --- live microphone stream ------------------------------------------------------
 LIVE_WINDOW_S = 3.0  # the rolling window the live view shows and classifies
 LIVE_REFRESH_S = 0.4  # the live view redraws this often; predictions follow as fast as the models run

@@ -5,6 +5,7 @@ test process (``st.cache_resource``), so only the first analysis pays for them.
 """
 
 import json
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import ser.cards
 import ser.models
 from ser import config
 from ser.cards import read_cards
-from ser.audio import spoken_duration, to_wav_bytes
+from ser.audio import load_audio, spoken_duration, to_wav_bytes
 from ui.analysis import KEPT_RESULTS
 from ui.resources import FUSED_NAME, short_name
 
@@ -198,6 +199,38 @@ def test_dataset_page_with_data_shows_the_clips_and_marks_an_analysis(monkeypatc
     assert len(marks) == 1 and "acted sad" in marks[0]
 
 
+def test_a_visitor_waiting_for_the_analyser_sees_their_place_then_the_result(monkeypatch):
+    import ui.analysis
+
+    shown, held, release = [], threading.Barrier(config.ANALYSIS_SLOTS + 1), threading.Event()
+
+    def others() -> None:  # visitors whose analyses hold every slot
+        with ui.analysis._SLOTS.hold():
+            held.wait()
+            release.wait()
+
+    def show_place(placeholder, place: int) -> None:
+        shown.append(place)
+        original(placeholder, place)
+        if len(shown) == 3:  # seen waiting a while: the others finish
+            release.set()
+
+    original = ui.analysis._show_place
+    monkeypatch.setattr(ui.analysis, "_show_place", show_place)
+    busy = [threading.Thread(target=others) for _ in range(config.ANALYSIS_SLOTS)]
+    for thread in busy:
+        thread.start()
+    held.wait()
+    at = run_page("upload.py")
+    unseen = to_wav_bytes(load_audio(EXAMPLE)[1234:])  # audio no other test analyses: nothing kept
+    at.file_uploader[0].set_value(("waiting.wav", unseen, "audio/wav")).run()
+    for thread in busy:
+        thread.join(timeout=5)
+    assert not at.exception, [e.value for e in at.exception]
+    assert shown[:3] == [1, 1, 1]  # next in line, told so while it waited
+    assert len(verdicts(at)) == 1 and not at.info  # then analysed, and the notice gone
+
+
 def sent(at: AppTest) -> bytes:
     """Every element the page sent to the browser, as the bytes of its messages."""
     def walk(node):
@@ -244,3 +277,4 @@ def test_a_model_that_does_not_load_is_a_message(monkeypatch):
         assert str(config.PROJECT_DIR) not in at.error[0].value  # the server's folders stay its own
     finally:
         ui.resources.model_loader.clear()
+

@@ -3,10 +3,13 @@ the clips a visitor asks for: decoded, or with a one-line reason, and kept per s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -20,6 +23,7 @@ from ser import config, plots
 from ser.audio import AudioError, load_audio, spoken_duration, to_wav_bytes
 from ser.inference import FUSED, ClipAnalysis, Prediction, analyse
 from ser.models import EmotionModel
+from ser.slots import Slots
 from ui.charts import show_figure
 from ui.resources import get_fusion, model_names, require_models
 from ui.voice import current_voice
@@ -41,6 +45,11 @@ KEPT_RESULTS = 4
 UNSURE_COLOUR = "#6b7280"
 _ids = count()  # unique widget keys for kept clips, across sessions
 log = logging.getLogger(__name__)
+# The process's analyses, shared by every session: (audio digest, voice digest) -> analysis
+# or failure line, least recently used first; and the slots they are computed in.
+_ANALYSES: OrderedDict[tuple[str, str | None], ClipAnalysis | str] = OrderedDict()
+_ANALYSES_LOCK = threading.Lock()
+_SLOTS = Slots(config.ANALYSIS_SLOTS)
 
 
 @dataclass(frozen=True)
@@ -60,24 +69,41 @@ def audio_digest(audio: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(audio).tobytes(), digest_size=16).hexdigest()
 
 
-@st.cache_data(max_entries=CACHED_CLIPS, show_spinner=False)
-def _decoded(data: bytes) -> np.ndarray:
-    return load_audio(data)  # an AudioError propagates and is never cached
-
-
-@st.cache_data(max_entries=CACHED_CLIPS, show_spinner=False)
-def _analysis(digest: str, voice_digest: str | None, _audio: np.ndarray, _models: list[EmotionModel],
-              _voice: dict | None) -> ClipAnalysis | str:
-    """The clip's analysis, or, where the models fail on it, the one line saying so.
-
-    The failure is cached like a result: the same clip then fails once, not on every rerun.
-    """
-    # Keyed by the digests alone: the models are fixed for the life of the process.
+def _analysed(audio: np.ndarray, models: list[EmotionModel], voice: dict | None, digest: str) -> ClipAnalysis | str:
+    """The clip's analysis, or, where the models fail on it, the one line saying so."""
     try:
-        return analyse(_audio, _models, get_fusion(), _voice)
+        return analyse(audio, models, get_fusion(), voice)
     except Exception as err:  # noqa: BLE001 -- whatever a clip does to the models reads as a line
         log.exception("analysing clip %s failed", digest)  # the details stay in the server's log
         return f"The models failed on this clip ({type(err).__name__}); other clips still work."
+
+
+def _show_place(placeholder, place: int) -> None:
+    ahead = "Your clip is next" if place == 1 else f"{place - 1} clips are waiting before yours"
+    placeholder.info(f"{ahead}: the server analyses {config.ANALYSIS_SLOTS} at a time, for everyone "
+                     "at once. It starts by itself.", icon=":material/hourglass_top:")
+
+
+def _analysis(digest: str, voice_digest: str | None, audio: np.ndarray, models: list[EmotionModel],
+              voice: dict | None) -> ClipAnalysis | str:
+    """``_analysed``, computed in one of the process's slots (a visitor waiting for one sees
+    their place) and kept by the digests of the audio and the voice; a failure is kept like
+    a result, so the same clip fails once, not on every rerun."""
+    key = (digest, voice_digest)  # the models are fixed for the life of the process
+    with _ANALYSES_LOCK:
+        if key in _ANALYSES:
+            _ANALYSES.move_to_end(key)
+            return _ANALYSES[key]
+    placeholder = st.empty()
+    with _SLOTS.hold(on_wait=functools.partial(_show_place, placeholder)):
+        placeholder.empty()
+        with st.spinner("Analysing…"):
+            result = _analysed(audio, models, voice, digest)
+    with _ANALYSES_LOCK:
+        _ANALYSES[key] = result
+        while len(_ANALYSES) > CACHED_CLIPS:
+            _ANALYSES.popitem(last=False)
+    return result
 
 
 @st.cache_data(max_entries=CACHED_CLIPS, show_spinner=False)
@@ -89,7 +115,9 @@ def decode(data: bytes, name: str, note: str | None = None, label: str | None = 
     """A visitor's file as a ``Clip``: decoded to 16 kHz mono, or with the one-line reason
     it cannot be analysed (not audio, empty, too short or too long)."""
     try:
-        return Clip(name, _decoded(data), note=note, label=label, id=next(_ids))
+        # Not cached: the session keeps the samples it needs, and a process-wide cache of
+        # decoded clips (7.7 MB per 2 minutes) would outlive the visitors who sent them.
+        return Clip(name, load_audio(data), note=note, label=label, id=next(_ids))
     except AudioError as err:
         return Clip(name, None, f"{plain(name)} cannot be analysed: {err}", id=next(_ids))
 
@@ -253,8 +281,7 @@ def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = Fa
     digest = audio_digest(audio)
     if analysis is None:
         voice_digest, voice = (current_voice() if own_voice else None) or (None, None)
-        with st.spinner("Analysing…"):
-            analysis = _analysis(digest, voice_digest, audio, models, voice)
+        analysis = _analysis(digest, voice_digest, audio, models, voice)
         if isinstance(analysis, str):
             st.error(f"{plain(name)} cannot be analysed: {analysis}")
             return None
