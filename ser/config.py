@@ -79,6 +79,7 @@ ONNX_THREADS = 2
 # analysed, and on 2 cores two at once finish together as soon as one after the other would.
 # Visitors beyond it wait in line and see their place.
 ANALYSIS_SLOTS = 2
+GIVE_BACK_PERIOD_S = 30.0  # the app returns freed memory to the system this often (ser.memory)
 
 # --- live microphone stream ------------------------------------------------------
 LIVE_WINDOW_S = 3.0  # the rolling window the live view shows and classifies

@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ser import config, plots
+from ser import config, memory, plots
 from ser.audio import AudioError, load_audio, spoken_duration, to_wav_bytes
 from ser.inference import FUSED, ClipAnalysis, Prediction, analyse
 from ser.models import EmotionModel
@@ -99,6 +99,7 @@ def _analysis(digest: str, voice_digest: str | None, audio: np.ndarray, models: 
         placeholder.empty()
         with st.spinner("Analysing…"):
             result = _analysed(audio, models, voice, digest)
+        memory.give_back()  # what the analysis freed, before the next visitor's grows the heap again
     with _ANALYSES_LOCK:
         _ANALYSES[key] = result
         while len(_ANALYSES) > CACHED_CLIPS:

@@ -7,7 +7,7 @@ import threading
 
 import streamlit as st
 
-from ser import config
+from ser import config, memory
 from ser.backbones import REGISTRY
 from ser.cards import ModelCard
 from ser.dataset import DatasetIndex, index_dataset
@@ -57,7 +57,10 @@ class ModelLoader:
 
 @st.cache_resource(show_spinner=False)
 def model_loader() -> ModelLoader:
-    """The process's one loader: the first visit to any page starts it."""
+    """The process's one loader: the first visit to any page starts it (and sets the process's
+    allocator to give freed memory back, ``ser.memory``)."""
+    memory.map_large_blocks()
+    memory.give_back_every(config.GIVE_BACK_PERIOD_S)
     return ModelLoader()
 
 
