@@ -285,6 +285,15 @@ def summary(results: dict) -> str:
                      + [f"| {a} | {b} | {c} |" for a, b, c in rows])
 
 
+def report(results: dict, table, path: Path) -> None:
+    """Write ``results`` with the load average now as JSON to ``path``, and print ``table(results)``."""
+    results["load_average_after"] = load_average()
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\nload average before {results['load_average_before']}, after {results['load_average_after']}; "
+          f"JSON: {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tries", type=int, default=20)
@@ -309,11 +318,7 @@ def main() -> None:
             results["takes"] = [take_to_predictions(browser, url, s) for s in args.take_s]
             results["visitors"] = visitors(browser, url, args.visitors) if args.visitors else None
         browser.close()
-    results["load_average_after"] = load_average()
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
-    print(summary(results))
-    print(f"\nload average before {results['load_average_before']}, after {results['load_average_after']}; "
-          f"JSON: {args.json}")
+    report(results, summary, args.json)
 
 
 if __name__ == "__main__":

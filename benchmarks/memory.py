@@ -22,7 +22,6 @@ would cost nothing). Prints a markdown table and writes JSON with the load avera
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import threading
@@ -34,7 +33,7 @@ import soundfile as sf
 from playwright.sync_api import sync_playwright
 
 from bench import clip_paths, predict_cold_start
-from live import CHROMIUM, CHROMIUM_ARGS, PROJECT_DIR, load_average, server
+from live import CHROMIUM, CHROMIUM_ARGS, PROJECT_DIR, load_average, report, server
 from ser import config
 
 CLIP_S = 119.5  # under the 2-minute limit
@@ -181,11 +180,7 @@ def main() -> None:
             finally:
                 sampler.stop()
                 browser.close()
-    results["load_average_after"] = load_average()
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
-    print(markdown(results))
-    print(f"\nload average before {results['load_average_before']}, after {results['load_average_after']}; "
-          f"JSON: {args.json}")
+    report(results, markdown, args.json)
 
 
 if __name__ == "__main__":
