@@ -103,9 +103,13 @@ def loading_notice() -> None:
 
         @st.fragment(run_every=config.MODELS_POLL_S)
         def notice() -> None:
-            if models_loaded():
-                st.rerun()
+            # The container first: drawing it lets Streamlit stop this run for a rerun the
+            # visitor asked for meanwhile (a click on another page), which the st.rerun()
+            # below would otherwise replace by a rerun of this page, as Streamlit keeps the
+            # newest request's page when it merges two (ScriptRequests._request_rerun_locked).
             with st.container(key=LOADING_KEY):
+                if models_loaded():
+                    st.rerun()
                 st.info("Loading the emotion models (once per server, a few seconds): the page works "
                         "meanwhile, and results appear as soon as they are in.", icon=":material/hourglass_top:")
 
