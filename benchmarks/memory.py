@@ -101,7 +101,6 @@ def serve_visitors(browser, url: str, sampler: Sampler, clips: list[list[Path]],
     """Idle RSS, then the visitors' peak and what is left after they leave."""
     first = browser.new_context()
     page = upload_page(first, url)
-    page.wait_for_function("!document.querySelector('.st-key-models-loading')")
     first.close()
     time.sleep(ttl_s + 5)  # that first visitor's session dropped too
     idle = sampler.now()

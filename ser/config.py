@@ -84,7 +84,6 @@ GIVE_BACK_PERIOD_S = 30.0  # the app returns freed memory to the system this oft
 # --- live microphone stream ------------------------------------------------------
 LIVE_WINDOW_S = 3.0  # the rolling window the live view shows and classifies
 LIVE_REFRESH_S = 0.4  # the live view redraws this often; predictions follow as fast as the models run
-MODELS_POLL_S = 0.5  # while the models load, pages check this often whether they are in
 # Each backbone family hears a long clip in pieces that give it the frames it would give on the
 # whole clip, so that memory stays bounded by the piece, not the clip (ser.models.EmotionModel.
 # frames_in_pieces), and a live take is analysed while it is recorded (ser.live.TakeAnalyser):

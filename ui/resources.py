@@ -19,7 +19,6 @@ from ui.text import without_server_paths
 DATASET_INDEX_TTL_S = 300  # re-scan a data folder after this, so added files show up
 FUSED_NAME = "All models"
 STATUS_KEY = "models-status"  # where the "models loading" notice goes, drawn on every run
-LOADING_KEY = "models-loading"  # the notice itself (CSS class st-key-models-loading)
 
 
 class ModelLoader:
@@ -47,9 +46,13 @@ class ModelLoader:
         """Whether loading has finished, well or not."""
         return self._done.is_set()
 
+    def wait_done(self) -> None:
+        """Return once loading has finished, well or not."""
+        self._done.wait()
+
     def wait(self) -> list[EmotionModel]:
         """The models, once loaded; raises what loading raised."""
-        self._done.wait()
+        self.wait_done()
         if self._error is not None:
             raise self._error
         return self._models
@@ -90,30 +93,23 @@ def require_models() -> list[EmotionModel]:
 
 
 def loading_notice() -> None:
-    """While the models load: a line saying so, redrawn until they are in, then the whole
-    page once more so that everything that waited for them appears.
+    """While the models load (half a second since inference needs no librosa; longer when many
+    visitors arrive at once): a spinner saying so, and the page waits for them.
+
+    It used to draw the page at once and poll for the models in a fragment that reran the
+    whole page when they came in; a visitor's click on another page in between was lost
+    (3 first clicks of 6 with six visitors arriving at once), as Streamlit merges a pending
+    rerun with a newer one keeping the newer one's page, and both the fragment's timer and
+    its final st.rerun() asked for the old page.
 
     Its container is drawn whether or not they are loading: were the page's elements to
     move up when the notice goes, the browser would re-create the live stream's component
-    below it, and a stream started while the models loaded would stop when they came in.
+    below it.
     """
     with st.container(key=STATUS_KEY):
-        if models_loaded():
-            return
-
-        @st.fragment(run_every=config.MODELS_POLL_S)
-        def notice() -> None:
-            # The container first: drawing it lets Streamlit stop this run for a rerun the
-            # visitor asked for meanwhile (a click on another page), which the st.rerun()
-            # below would otherwise replace by a rerun of this page, as Streamlit keeps the
-            # newest request's page when it merges two (ScriptRequests._request_rerun_locked).
-            with st.container(key=LOADING_KEY):
-                if models_loaded():
-                    st.rerun()
-                st.info("Loading the emotion models (once per server, a few seconds): the page works "
-                        "meanwhile, and results appear as soon as they are in.", icon=":material/hourglass_top:")
-
-        notice()
+        if not models_loaded():
+            with st.spinner("Loading the emotion models (once per server)…"):
+                model_loader().wait_done()  # require_models says why, where they failed
 
 
 @st.cache_resource(show_spinner=False)
