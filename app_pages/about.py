@@ -75,7 +75,7 @@ lines = [f"- **{card.backbone.name}** (`{card.backbone.id}`): {card.backbone.sou
          for card in cards]
 st.markdown("\n".join(lines) + """
 
-librosa, which computes the hand-crafted features, is ISC-licensed. The Whisper encoder is
+The hand-crafted features are librosa's (ISC-licensed), computed in numpy. The Whisper encoder is
 built in PyTorch through transformers (Apache-2.0) from the CTranslate2 file's weights and
 exported once to ONNX; ONNX Runtime (MIT), which runs it, WakeHuBERT-tiny and the trained
 heads, does the listening.

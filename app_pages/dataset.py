@@ -56,8 +56,10 @@ with st.container(horizontal=True):
         selections[field] = st.multiselect(label, options, placeholder="all", width=220,
                                            format_func=lambda v: f"{v:02d}" if isinstance(v, int) else str(v))
 selected = filter_clips(clips, selections)
-# "auto": as tall as its rows, up to ten; four clips in a fixed-height table left blank rows.
-st.dataframe(selected, hide_index=True, column_order=TABLE_COLUMNS, height="auto",
+# Only the columns shown are sent: a hidden one would still reach the browser (the table's
+# menu can reveal it), and the path column holds where the server keeps the clips. "auto":
+# as tall as its rows, up to ten; four clips in a fixed-height table left blank rows.
+st.dataframe(selected[TABLE_COLUMNS], hide_index=True, height="auto",
              column_config={"actor": st.column_config.NumberColumn(format="%02d", width="small"),
                             "intensity": st.column_config.TextColumn(width="small"),
                             "gender": st.column_config.TextColumn(width="small")})

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.analysis import EMOTION_EMOJI, KEPT_RESULTS, UPLOAD_FORMATS, decode, keep, show_kept
+from ser import config
+from ui.analysis import EMOTION_EMOJI, KEPT_RESULTS, UPLOAD_FORMATS, UPLOAD_LIMITS, decode, keep, show_kept
 from ui.resources import example_clips
 from ui.setting import adapt_toggle, batch_setting
 
@@ -20,8 +21,8 @@ upload_column, example_column = st.columns([3, 2], gap="large")
 with upload_column:
     # Any file is accepted here, so that a picture or a document gets a visible one-line
     # reason below rather than the uploader's silent red mark.
-    uploads = st.file_uploader(f"Audio files ({UPLOAD_FORMATS}; 0.5 s to 2 min each)",
-                               accept_multiple_files=True,
+    uploads = st.file_uploader(f"Audio files ({UPLOAD_FORMATS}; {UPLOAD_LIMITS})",
+                               accept_multiple_files=True, max_upload_size=config.MAX_UPLOAD_MB,
                                key=f"uploader-{st.session_state.get(UPLOADER_STATE, 0)}")
     st.caption(f"The page keeps your last {KEPT_RESULTS} clips, newest first.")
     adapt_toggle("upload", "Read the clips together (adapted to their setting)",

@@ -281,9 +281,9 @@ def main() -> int:
                         metavar="OUT", help="where the JSON goes (default: %(default)s)")
     args = parser.parse_args()
 
-    import onnxruntime
+    from ser.models import load_models  # first: it turns ONNX Runtime's telemetry off before the import
 
-    from ser.models import load_models
+    import onnxruntime
 
     paths = clip_paths(args.data, args.clips)
     if not paths:

@@ -103,7 +103,8 @@ def microphone_wav(folder: Path) -> tuple[Path, float]:
 
 @contextmanager
 def server(app_dir: Path, env: dict):
-    """``streamlit run`` of the app in ``app_dir``: yields (url, the wall time it was started)."""
+    """``streamlit run`` of the app in ``app_dir``: yields (url, the wall time it was started,
+    the server's process)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.time()
@@ -122,7 +123,7 @@ def server(app_dir: Path, env: dict):
                 if process.poll() is not None:
                     raise RuntimeError(f"streamlit exited: see {log.name}")
                 time.sleep(0.05)
-        yield url, started
+        yield url, started, process
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -142,8 +143,7 @@ def start_button(page):
 
 
 def models_ready(page) -> bool:
-    return (page.locator(".st-key-models-loading").count() == 0
-            and page.get_by_text("Calibrate to my voice").count() > 0)
+    return page.get_by_text("Calibrate to my voice").count() > 0  # the voice panel needs the models
 
 
 def observed(page) -> dict:
@@ -173,7 +173,7 @@ def refresh_hz(log: list, since_ms: float, period_s: float) -> float:
 def cold_start_and_tries(browser, app_dir, env, tries, speech_s) -> dict:
     """A fresh server: the cold start, then ``tries`` STARTs on fresh pages, the first during loading."""
     out = {"tries": []}
-    with server(app_dir, env) as (url, started):
+    with server(app_dir, env) as (url, started, _):
         context = browser.new_context(viewport={"width": 1440, "height": 900})
         page = open_live(context, url)
         page.get_by_role("heading", name="Live emotion recognition").wait_for()
@@ -284,6 +284,15 @@ def summary(results: dict) -> str:
                      + [f"| {a} | {b} | {c} |" for a, b, c in rows])
 
 
+def report(results: dict, table, path: Path) -> None:
+    """Write ``results`` with the load average now as JSON to ``path``, and print ``table(results)``."""
+    results["load_average_after"] = load_average()
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\nload average before {results['load_average_before']}, after {results['load_average_after']}; "
+          f"JSON: {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tries", type=int, default=20)
@@ -300,7 +309,7 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                              args=CHROMIUM_ARGS + [f"--use-file-for-fake-audio-capture={wav}"])
         results["start"] = cold_start_and_tries(browser, args.app, env, args.tries, speech_s)
-        with server(args.app, env) as (url, _):
+        with server(args.app, env) as (url, _, _):
             warm = browser.new_context()
             page = open_live(warm, url)
             page.wait_for_function("document.body.innerText.includes('Calibrate to my voice')", timeout=120_000)
@@ -308,11 +317,7 @@ def main() -> None:
             results["takes"] = [take_to_predictions(browser, url, s) for s in args.take_s]
             results["visitors"] = visitors(browser, url, args.visitors) if args.visitors else None
         browser.close()
-    results["load_average_after"] = load_average()
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
-    print(summary(results))
-    print(f"\nload average before {results['load_average_before']}, after {results['load_average_after']}; "
-          f"JSON: {args.json}")
+    report(results, summary, args.json)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@ that states the length is checked before any sample is decoded, and the samples 
 read, downmixed and resampled block by block, stopping as soon as they run past the
 limit, so a small file that holds (or claims) hours costs no more than one that holds
 the limit.
+
+Whatever values a file's samples hold, what comes out can be analysed: samples that are
+not numbers, or beyond ``config.MAX_SAMPLE_PEAK`` times full scale, refuse the file; float
+samples past full scale but within that are clipped to it, as a player plays them;
+subnormal values are flushed to zero and a DC offset is removed.
 """
 
 from __future__ import annotations
@@ -120,15 +125,43 @@ def _collect(blocks: Iterator[np.ndarray], sample_rate: int, max_duration_s: flo
         n_frames += len(block)
         if n_frames > max_duration_s * sample_rate:
             raise too_long_error(max_duration_s)
-        if not np.all(np.isfinite(block)):
-            raise NotAudioError("The file is corrupt: it holds samples that are not numbers.")
+        _bound(block)
         mono = block.mean(axis=1, dtype=np.float32)
         pieces.append(resampler.resample_chunk(mono) if resampler else mono)
     if n_frames == 0:
         raise EmptyAudioError("The file holds no audio samples.")
     if resampler:  # the resampler holds back its last few ms until told the input ended
         pieces.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
-    return np.concatenate(pieces)
+    return _tidy(np.concatenate(pieces))
+
+
+def _bound(block: np.ndarray) -> None:
+    """Refuse ``block`` when a sample is not a number or is absurdly loud; else clip it to
+    full scale in place.
+
+    Float files may hold samples past full scale (headroom); a player clips them, and so
+    does this. Far past it (``config.MAX_SAMPLE_PEAK``) a file is damaged or was written
+    unscaled (int16 values stored as float), and its squares would overflow the features.
+    """
+    if not block.size:
+        return
+    peak = float(np.max(np.abs(block)))
+    if not math.isfinite(peak):  # NaN or infinity anywhere makes the peak one too
+        raise NotAudioError("The file is corrupt: it holds samples that are not numbers.")
+    if peak > config.MAX_SAMPLE_PEAK:
+        raise NotAudioError(f"The file's samples reach {peak:.3g} times full scale: it is damaged or "
+                            "was saved without scaling its samples to ±1. Normalise it and try again.")
+    if peak > 1.0:
+        np.clip(block, -1.0, 1.0, out=block)
+
+
+def _tidy(audio: np.ndarray) -> np.ndarray:
+    """16 kHz mono ``audio`` without subnormal values (they slow every float operation down
+    many times, and are silence) and without a DC offset (inaudible, but it drowns the
+    level differences the speech detector listens for), in place."""
+    audio[np.abs(audio) < np.finfo(np.float32).tiny] = 0.0
+    audio -= audio.mean(dtype=np.float64)
+    return audio
 
 
 def _header_duration_s(file: sf.SoundFile) -> float | None:

@@ -257,9 +257,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    from ser.audio import load_audio, message_for
+def _analyse_file(path: str, models, fusion: dict | None, voice, setting) -> ClipAnalysis:
+    """The analysis of the audio file at ``path``; ``AudioError`` for a file that cannot be
+    analysed, whatever the reason, so that one file neither stops the rest nor prints a traceback."""
+    from ser.audio import load_audio
     from ser.inference import analyse
+
+    try:
+        return analyse(load_audio(path), models, fusion, voice, setting)
+    except AudioError:
+        raise
+    except Exception as err:  # noqa: BLE001 -- the models' failures share no base class
+        raise AudioError(f"The analysis failed ({type(err).__name__}: {err}).") from err
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ser.audio import message_for
     from ser.reports import read_fusion
 
     models = _load_models(args.models)
@@ -270,7 +283,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         try:
-            analysis = analyse(load_audio(path), models, fusion, voice, setting)
+            analysis = _analyse_file(path, models, fusion, voice, setting)
         except AudioError as err:
             failed += 1
             if args.format == "json":

@@ -12,6 +12,14 @@ from pathlib import Path
 SAMPLE_RATE = 16_000  # Hz; every backbone here expects 16 kHz mono
 MIN_DURATION_S = 0.5  # shorter clips carry too little speech to classify
 MAX_DURATION_S = float(os.environ.get("SER_MAX_DURATION_S", 120.0))  # longer input is refused
+# Largest upload, in the browser's megabytes (10**6 bytes; Streamlit's server counts MiB, so
+# with the same number in .streamlit/config.toml's maxUploadSize the browser's check is the
+# one a visitor meets). Every clip within MAX_DURATION_S fits up to 96 kHz 32-bit float
+# stereo: 120 s of it is 92.2 MB.
+MAX_UPLOAD_MB = 100
+# Float samples past full scale (1.0) are clipped to it up to this many times full scale
+# (+20 dB of headroom, more than any mix leaves); a file beyond it is refused as damaged.
+MAX_SAMPLE_PEAK = 10.0
 
 # Energy speech detector: a frame is speech when its RMS is above both an absolute
 # floor and a margin below the clip's loudest frames.
@@ -85,17 +93,24 @@ TIMELINE_MIN_S = 2 * WINDOW_S
 # with the other core busy, against 58 ms on one thread either way (spinning: 32 ms, 67 ms busy).
 ONNX_THREADS = 2
 
+# Analyses the app runs at once (ser.slots): a 2-minute clip costs up to ~300 MB while it is
+# analysed, and on 2 cores two at once finish together as soon as one after the other would.
+# Visitors beyond it wait in line and see their place.
+ANALYSIS_SLOTS = 2
+GIVE_BACK_PERIOD_S = 30.0  # the app returns freed memory to the system this often (ser.memory)
+
 # --- live microphone stream ------------------------------------------------------
 LIVE_WINDOW_S = 3.0  # the rolling window the live view shows and classifies
 LIVE_REFRESH_S = 0.4  # the live view redraws this often; predictions follow as fast as the models run
-MODELS_POLL_S = 0.5  # while the models load, pages check this often whether they are in
-# A take is analysed while it is recorded (ser.live.TakeAnalyser): each backbone family runs on
-# pieces of the take that give it the frames it would give on the whole take, as
+# Each backbone family hears a long clip in pieces that give it the frames it would give on the
+# whole clip, so that memory stays bounded by the piece, not the clip (ser.models.EmotionModel.
+# frames_in_pieces), and a live take is analysed while it is recorded (ser.live.TakeAnalyser):
 # family -> (piece length, audio heard either side), in s. MFCC frames are 25 ms wide;
-# WakeHuBERT's convolutions see less than 2 s (its frames came out equal with 2 s either side);
+# WakeHuBERT's convolutions see 2-2.5 s back (on 2 minutes of RAVDESS speech, pieces heard
+# with 2 s before them gave frames up to 0.46 off, with 2.5 s and more equal ones: 3 s it is);
 # Whisper cuts its input into 30 s windows itself, with no overlap. A family not listed runs
-# on the whole take after STOP.
-LIVE_PIECES = {"mfcc": (4.0, 0.5), "wakehubert": (4.0, 2.0), "whisper": (30.0, 0.0)}
+# on the whole clip (a live take: after STOP).
+BACKBONE_PIECES = {"mfcc": (4.0, 0.5), "wakehubert": (4.0, 3.0), "whisper": (30.0, 0.0)}
 LIVE_WEBRTC_ENV = "SER_LIVE_WEBRTC"  # "0" hides the WebRTC streamer (tests under AppTest)
 ICE_SERVERS_ENV = "SER_ICE_SERVERS"  # JSON list of RTCIceServer dicts, for use beyond the LAN
 

@@ -1,7 +1,8 @@
 """Analysing one clip with every model: per-model and fused predictions, and a
 per-window timeline for clips longer than one window.
 
-Each backbone runs once per clip, on the span that holds speech; the clip's
+Each backbone runs over the span that holds speech, a long one piece by piece
+(``EmotionModel.frames_in_pieces``: the same frames in bounded memory); the clip's
 prediction pools all of its frames and each timeline window pools its own slice.
 Every reading says which mode it was read in (``ser.modes``): plain, adapted to a
 setting (``Setting``, from ``hear``) or calibrated to a voice (``voice_reference``).
@@ -213,7 +214,8 @@ def hear(audio: np.ndarray, models: list[EmotionModel], setting: modes.Setting) 
     if activity.has_speech:
         start, end = audio_io.speech_span(audio, activity=activity)
         adapting = [m for m in models if m.can_read(modes.ADAPTED)]
-        _learn(setting, adapting, {m.id: m.frames(audio[start:end]) for m in adapting}, activity.speech_s)
+        _learn(setting, adapting, {m.id: m.frames_in_pieces(audio[start:end]) for m in adapting},
+               activity.speech_s)
 
 
 def _learn(setting: modes.Setting, models: list[EmotionModel], frames: dict[str, np.ndarray],
@@ -223,7 +225,10 @@ def _learn(setting: modes.Setting, models: list[EmotionModel], frames: dict[str,
     for m in models:
         if m.can_read(modes.ADAPTED):
             stats = clip_statistics(frames[m.id])
-            heard[m.id] = (stats, m.predict_stats(stats))
+            # The guard's threshold was measured on the plain head's readings before its
+            # temperature (experiment.read_adapted): undo the temperature it reads with.
+            plain = calibration.sharpen(m.predict_stats(stats), 1 / m.card.calibration.temperature)
+            heard[m.id] = (stats, plain)
     setting.add(heard, speech_s)
 
 
@@ -242,7 +247,7 @@ def analyse(audio: np.ndarray, models: list[EmotionModel], fusion: dict | None =
     if not activity.has_speech:
         return _no_speech(audio, activity)
     start, end = audio_io.speech_span(audio, activity=activity)
-    frames = {m.id: m.frames(audio[start:end]) for m in models}
+    frames = {m.id: m.frames_in_pieces(audio[start:end]) for m in models}
     offsets = {m.id: start / config.SAMPLE_RATE for m in models}
     if learn and setting is not None:
         _learn(setting, models, frames, activity.speech_s)
@@ -321,7 +326,7 @@ def warm_up(models: list[EmotionModel]) -> None:
     """Analyse two seconds of a synthetic voiced sound with every model.
 
     The first call of each backbone pays for lazy set-up (the ONNX Runtime
-    sessions, librosa's import, filter banks and compiled helpers); doing it
+    sessions, filter banks and the DCT matrix); doing it
     at load time keeps that cost away from the user's first clip.
     """
     times_s = np.arange(2 * config.SAMPLE_RATE) / config.SAMPLE_RATE

@@ -241,7 +241,7 @@ class TakeAnalyser:
 
     ``inference.analyse`` runs each backbone once, from the first speech of a clip to its
     end. So does this, in pieces: once the take holds speech (``update``), each backbone
-    runs on pieces of the take from where the speech starts (``config.LIVE_PIECES``: 4 s
+    runs on pieces of the take from where the speech starts (``config.BACKBONE_PIECES``: 4 s
     for MFCC and WakeHuBERT, heard with the audio around them; 30 s for Whisper, which
     cuts its input into 30 s windows itself), on the shared background worker, as soon as
     a piece and its context have arrived. ``finish`` runs what is left, joins the frames and
@@ -263,9 +263,7 @@ class TakeAnalyser:
         self._fusion = fusion  # the stacking weights of the fused verdict (reports.read_fusion)
         self._pieces = {}
         for model in models:
-            length_s, context_s = config.LIVE_PIECES.get(model.backbone.kind, (None, 0.0))
-            self._pieces[model.id] = _Pieces(length_s and int(length_s * SAMPLE_RATE),
-                                             int(context_s * SAMPLE_RATE))
+            self._pieces[model.id] = _Pieces(*model.pieces) if model.pieces else _Pieces(None)
         self._lock = threading.Lock()
         self._origin: int | None = None  # the sample where the speech starts: the first piece starts here
         self._done: dict[str, list[Future]] = {m.id: [] for m in models}  # each: frames of one piece
@@ -299,7 +297,7 @@ class TakeAnalyser:
                 futures = self._done[model.id]
                 while (span := self._piece(model.id, len(futures))) and span[2] <= recording.n_samples:
                     first, start, end = span
-                    futures.append(_EXECUTOR.submit(self._frames, model, recording.samples(first, end),
+                    futures.append(_EXECUTOR.submit(model.frames_of_piece, recording.samples(first, end),
                                                     start - first, self._pieces[model.id].length))
 
     def _piece(self, model_id: str, k: int) -> tuple[int, int, int] | None:
@@ -310,16 +308,6 @@ class TakeAnalyser:
             return None
         start = self._origin + k * pieces.length
         return max(self._origin, start - pieces.context), start, start + pieces.length + pieces.context
-
-    @staticmethod
-    def _frames(model: EmotionModel, audio: np.ndarray, skip: int, keep: int | None) -> np.ndarray:
-        """The model's frames of ``audio[skip:skip + keep]`` (to the end when ``keep`` is None),
-        computed over the whole of ``audio`` so that the edges have their context:
-        ``(n_layers, n_frames, dim)``."""
-        rate = model.backbone.frame_rate_hz
-        first = round(skip / SAMPLE_RATE * rate)
-        last = None if keep is None else first + round(keep / SAMPLE_RATE * rate)
-        return model.frames(audio)[:, first:last]
 
     def finish(self, take: np.ndarray, voice: VoiceReference | None = None,
                setting: Setting | None = None) -> ClipAnalysis:
@@ -347,13 +335,13 @@ class TakeAnalyser:
                     future.cancel()
                     break
                 if future.cancel():  # still queued behind other work: do it here rather than wait
-                    parts.append(self._frames(model, speech[first:end], start - first,
-                                              self._pieces[model.id].length))
+                    parts.append(model.frames_of_piece(speech[first:end], start - first,
+                                                       self._pieces[model.id].length))
                 else:
                     parts.append(future.result())
             span = self._piece(model.id, len(parts))
             first, start = (span[0], span[1]) if span else (origin, origin)
             if speech_end > start:
-                parts.append(self._frames(model, speech[first:], start - first, None))
+                parts.append(model.frames_of_piece(speech[first:], start - first, None))
             frames[model.id] = np.concatenate(parts, axis=1)
         return analyse_frames(take, frames, origin, self._models, self._fusion, voice, setting)

@@ -72,6 +72,38 @@ class EmotionModel:
         """Backbone features of 16 kHz audio: ``(n_layers, n_frames, dim)``."""
         return self.backbone.layers(audio)
 
+    @property
+    def pieces(self) -> tuple[int, int] | None:
+        """How the backbone hears a long clip (``config.BACKBONE_PIECES``): (piece length, audio
+        heard either side) in samples; None when it hears the clip whole."""
+        length_s, context_s = config.BACKBONE_PIECES.get(self.backbone.kind, (None, 0.0))
+        return None if length_s is None else (int(length_s * config.SAMPLE_RATE),
+                                              int(context_s * config.SAMPLE_RATE))
+
+    def frames_of_piece(self, audio: np.ndarray, skip: int, keep: int | None) -> np.ndarray:
+        """The frames of ``audio[skip:skip + keep]`` (to the end when ``keep`` is None), computed
+        over the whole of ``audio`` so that the edges have their context:
+        ``(n_layers, n_frames, dim)``."""
+        rate = self.backbone.frame_rate_hz
+        first = round(skip / config.SAMPLE_RATE * rate)
+        last = None if keep is None else first + round(keep / config.SAMPLE_RATE * rate)
+        return self.frames(audio)[:, first:last]
+
+    def frames_in_pieces(self, audio: np.ndarray) -> np.ndarray:
+        """``frames(audio)``, computed piece by piece (``pieces``) so that a long clip costs
+        the memory of one piece: the same frames, up to float rounding (tests/test_models.py)."""
+        if self.pieces is None or len(audio) <= sum(self.pieces) + self.pieces[1]:
+            return self.frames(audio)
+        length, context = self.pieces
+        parts = []
+        for start in range(0, len(audio), length):
+            first, end = max(0, start - context), start + length + context
+            keep = length if end < len(audio) else None  # the last piece runs to the clip's end
+            parts.append(self.frames_of_piece(audio[first:end], start - first, keep))
+            if keep is None:
+                break
+        return np.concatenate(parts, axis=1)
+
     def predict_stats(self, stats: np.ndarray, mode: str = "plain", reference=None) -> np.ndarray:
         """Calibrated class probabilities ``(n_classes,)`` of clip statistics ``(n_layers, 2 * dim)``
         read in ``mode`` (``ser.modes``): ``reference`` is, for "voice", the speaker's plain

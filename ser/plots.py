@@ -8,7 +8,6 @@ projectors), the emotion order of ``config.EMOTIONS`` and the colours of
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
 import pandas as pd
 import plotly.colors as pc
@@ -142,9 +141,9 @@ def spectrogram_db(audio: np.ndarray) -> np.ndarray:
     """Magnitude spectrogram of 16 kHz ``audio`` in dB re its peak, or re a -50 dBFS tone
     when the clip is quieter than that, floored at -80 dB; shape ``(1 + N_FFT // 2, n_frames)``.
     Silence sits at the floor (the dark end of the scale)."""
-    magnitude = np.abs(librosa.stft(audio, n_fft=config.N_FFT, hop_length=config.HOP_LENGTH))
-    reference = max(float(magnitude.max(initial=0.0)), QUIET_PEAK)
-    return librosa.amplitude_to_db(magnitude, ref=reference, top_db=None).clip(-SPECTROGRAM_RANGE_DB, 0.0)
+    power = np.abs(features.stft(audio)) ** 2
+    reference = max(float(power.max(initial=0.0)), QUIET_PEAK ** 2)
+    return (features.power_to_db(power) - features.power_to_db(reference)).clip(-SPECTROGRAM_RANGE_DB, 0.0)
 
 
 def standardised_mfcc(audio: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ test process (``st.cache_resource``), so only the first analysis pays for them.
 
 import json
 import re
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import ser.cards
 import ser.models
 from ser import config
 from ser.cards import read_cards
-from ser.audio import load_audio, to_wav_bytes
+from ser.audio import load_audio, spoken_duration, to_wav_bytes
 from ser.corpora import CORPORA, index_corpora
 from ser.reports import headlines, read_fusion
 from ui.analysis import KEPT_RESULTS
@@ -123,12 +124,27 @@ def test_upload_page_reads_a_batch_adapted_to_its_setting_and_one_click_reads_ea
     assert not at.exception, [e.value for e in at.exception]
     adapted = verdicts(at)
     # Every card says what it rests on; a reading that changed says what it was before.
-    assert all("adapted to this setting (3 clips," in cards for cards in adapted)
+    assert all("adapted to this setting (3 clips," in cards for cards in adapted)  # Whisper base at least
     assert adapted != alone
     off = [b for b in at.button if b.label == "Read each clip alone"]
     assert len(off) == 3
     off[0].click().run()
     assert verdicts(at) == alone and not at.toggle(key="adapt-upload").value
+
+
+def test_the_upload_limits_agree_and_admit_every_clip_within_the_length_limit():
+    import tomllib
+
+    server = tomllib.loads((config.PROJECT_DIR / ".streamlit" / "config.toml").read_text())["server"]
+    assert server["maxUploadSize"] == config.MAX_UPLOAD_MB  # MiB on the server: never under the browser's MB
+    at = run_page("upload.py")
+    assert at.file_uploader[0].proto.max_upload_size_mb == config.MAX_UPLOAD_MB
+    label = at.file_uploader[0].label
+    assert f"to {spoken_duration(config.MAX_DURATION_S)} each, up to {config.MAX_UPLOAD_MB} MB" in label
+    # The issue's case: 2 minutes of 96 kHz 24-bit stereo WAV (69 MB), then 32-bit float.
+    for bytes_per_sample in (3, 4):
+        wav_bytes = 44 + config.MAX_DURATION_S * 96_000 * bytes_per_sample * 2
+        assert wav_bytes < config.MAX_UPLOAD_MB * 10**6
 
 
 def test_file_names_are_shown_as_typed_not_as_markdown():
@@ -163,7 +179,7 @@ def test_example_button_analyses_the_example_and_says_the_models_know_the_speake
 def lead_sentences() -> list[str]:
     """Each reading mode's headline, worded from ``reports.headlines`` (nothing typed in)."""
     rows = [row for row in headlines(read_cards(), read_fusion()) if row["lead"]]
-    assert [row["mode"] for row in rows] == ["plain", "voice"]
+    assert [row["mode"] for row in rows] == ["plain", "adapted", "voice"]
     return [f"right about **{row['right'] * 10:.0f} times in 10** (guessing: {row['chance'] * 10:.1f} in 10)"
             for row in rows]
 
@@ -172,14 +188,15 @@ def test_compare_page_leads_with_the_never_heard_headline_then_the_transfer_tabl
     at = run_page("compare.py")
     texts = [m.value for m in at.markdown]
     # The first words under the title: each mode's headline on corpora the models never heard.
-    for sentence, text in zip(lead_sentences(), [texts[1], texts[3]]):
+    for sentence, text in zip(lead_sentences(), [texts[1], texts[3], texts[5]], strict=True):
         assert "never heard" in text and sentence in text
-    assert chart_titles(at)[:2] == ["As heard", "Calibrated to the voice"]  # every model, every corpus
+    modes = ["As heard", "Adapted to the setting", "Calibrated to the voice"]
+    assert chart_titles(at)[:3] == modes  # every model, every corpus
     # Static tables (every row and column shows), indexed by the model's name.
     transfer, arousal, speaker_folds = at.table[0].value, at.table[1].value, at.table[2].value
     # Every model, then the fused reading, once per left-out corpus.
     assert list(dict.fromkeys(transfer.index)) == model_names() + [FUSED_NAME]
-    assert set(transfer["Tested on"]) == {"RAVDESS", "ASED", "EMOVO"}
+    assert set(transfer["Tested on"]) == {c.name.split(" (")[0] for c in CORPORA.values()}
     right = transfer["Right (each emotion alike)"]
     assert all(v.endswith("\u00a0%") and 0 <= float(v[:-2]) <= 100 for v in right)  # "28 %" never breaks
     assert "UAR" not in transfer and "Unsure" not in transfer  # plain words in the headers
@@ -194,8 +211,8 @@ def test_compare_page_leads_with_the_never_heard_headline_then_the_transfer_tabl
     assert "distilled from HuBERT-base" in glossary
     for jargon in ("attentive CNN head", "layer(s)", "installs offline", config.DATA_DIR_ENV):
         assert jargon not in glossary
-    # The two modes, then a confusion matrix each, recall, per-actor on RAVDESS.
-    assert len(chart_titles(at)) == 2 + len(model_names()) + 2
+    # The three modes, then a confusion matrix each, recall, per-actor on RAVDESS.
+    assert len(chart_titles(at)) == 3 + len(model_names()) + 2
     assert any(s.value.startswith("New actors of a corpus the models know") for s in at.subheader)
 
 
@@ -204,9 +221,9 @@ def test_compare_page_without_cross_validation_says_so(monkeypatch):
              for i, card in enumerate(read_cards())]
     monkeypatch.setattr(ser.cards, "read_cards", lambda: cards)
     at = run_page("compare.py")
-    assert len(at.table[0].value) == 3 + 3  # the first model's and the fused reading's rows
+    assert len(at.table[0].value) == 2 * len(CORPORA)  # the first model's and the fused reading's rows
     assert any("not cross-validated" in info.value for info in at.info)
-    assert len(chart_titles(at)) == 2 + 3  # the two modes, one confusion matrix, per-class recall, per-actor
+    assert len(chart_titles(at)) == 3 + 3  # the three modes, one confusion matrix, per-class recall, per-actor
 
 
 def test_about_page_states_the_compare_pages_headline_and_cites_every_corpus():
@@ -258,12 +275,73 @@ def test_dataset_page_with_data_shows_the_clips_and_marks_an_analysis(monkeypatc
     assert len(marks) == 1 and "acted sad" in marks[0]
 
 
+def test_a_visitor_waiting_for_the_analyser_sees_their_place_then_the_result(monkeypatch):
+    import ui.analysis
+
+    shown, held, release = [], threading.Barrier(config.ANALYSIS_SLOTS + 1), threading.Event()
+
+    def others() -> None:  # visitors whose analyses hold every slot
+        with ui.analysis._SLOTS.hold():
+            held.wait()
+            release.wait()
+
+    def show_place(placeholder, place: int) -> None:
+        shown.append(place)
+        original(placeholder, place)
+        if len(shown) == 3:  # seen waiting a while: the others finish
+            release.set()
+
+    original = ui.analysis._show_place
+    monkeypatch.setattr(ui.analysis, "_show_place", show_place)
+    busy = [threading.Thread(target=others) for _ in range(config.ANALYSIS_SLOTS)]
+    for thread in busy:
+        thread.start()
+    held.wait()
+    at = run_page("upload.py")
+    unseen = to_wav_bytes(load_audio(EXAMPLE)[1234:])  # audio no other test analyses: nothing kept
+    at.file_uploader[0].set_value(("waiting.wav", unseen, "audio/wav")).run()
+    for thread in busy:
+        thread.join(timeout=5)
+    assert not at.exception, [e.value for e in at.exception]
+    assert shown[:3] == [1, 1, 1]  # next in line, told so while it waited
+    assert len(verdicts(at)) == 1 and not at.info  # then analysed, and the notice gone
+
+
+def sent(at: AppTest) -> bytes:
+    """Every element the page sent to the browser, as the bytes of its messages."""
+    def walk(node):
+        proto = getattr(node, "proto", None)
+        yield proto.SerializeToString() if proto is not None else b""
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+    return b"".join(walk(at._tree))
+
+
+def server_folders() -> list[str]:
+    """Where the server keeps its files: none of these may reach a visitor."""
+    return [str(config.PROJECT_DIR), str(Path.home()), str(config.EXAMPLES_DIR.resolve())]
+
+
+@pytest.mark.parametrize("page", ["upload.py", "dataset.py", "compare.py", "about.py", "live.py"])
+def test_no_page_sends_where_the_server_keeps_its_files(page, monkeypatch):
+    monkeypatch.setenv(config.LIVE_WEBRTC_ENV, "0")  # AppTest has no browser for the stream
+    monkeypatch.delenv(config.DATA_DIR_ENV, raising=False)  # the examples: inside the project folder
+    at = run_page(page)
+    if page in ("upload.py", "dataset.py"):
+        at.button[0].click().run()  # an example clip, or the first clip of the table, analysed
+        assert len(verdicts(at)) == 1
+    messages = sent(at)
+    assert b"Traceback" not in messages
+    for folder in server_folders():
+        assert folder.encode() not in messages, folder
+
+
 def test_a_model_that_does_not_load_is_a_message(monkeypatch):
     """Last in the file: it empties the models' cache, and a later test would reload them."""
     import ui.resources
 
     def broken():
-        raise ser.models.ModelError("models/mfcc: the head does not load (size mismatch)")
+        raise ser.models.ModelError(f"{config.MODELS_DIR}/mfcc: the head does not load (size mismatch)")
 
     monkeypatch.setattr(ui.resources, "load_models", broken)
     ui.resources.model_loader.clear()
@@ -272,5 +350,7 @@ def test_a_model_that_does_not_load_is_a_message(monkeypatch):
         at.file_uploader[0].set_value((EXAMPLE.name, EXAMPLE.read_bytes(), "audio/flac")).run()
         assert not at.exception
         assert "could not be loaded" in at.error[0].value and "models/mfcc" in at.error[0].value
+        assert str(config.PROJECT_DIR) not in at.error[0].value  # the server's folders stay its own
     finally:
         ui.resources.model_loader.clear()
+

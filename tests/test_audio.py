@@ -143,9 +143,9 @@ def test_block_by_block_resampling_matches_one_shot():
 
 
 def test_int16_wav_is_scaled_to_plus_minus_one():
-    samples = np.array([0, 16384, -32768, 32767] * 4000, dtype=np.int16)
+    samples = np.array([0, 16384, -16384, -32768, 32767, 1] * 3000, dtype=np.int16)  # no DC to remove
     decoded = audio.load_audio(soundfile_bytes(samples, subtype="PCM_16"))
-    assert decoded[:4].tolist() == pytest.approx([0.0, 0.5, -1.0, 32767 / 32768])
+    assert decoded[:5].tolist() == pytest.approx([0.0, 0.5, -0.5, -1.0, 32767 / 32768])
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -263,6 +263,29 @@ def test_nan_samples():
     samples[100] = np.nan
     with pytest.raises(audio.NotAudioError, match="not numbers"):
         audio.load_audio(soundfile_bytes(samples, subtype="FLOAT"))
+
+
+@pytest.mark.parametrize("scale", [config.MAX_SAMPLE_PEAK * 1.01 / 0.3, 32767.0, 1e30])
+def test_absurdly_loud_float_samples_are_refused(scale):
+    with pytest.raises(audio.NotAudioError, match="times full scale"):
+        audio.load_audio(soundfile_bytes(tone() * scale, subtype="FLOAT"))
+
+
+def test_float_samples_past_full_scale_are_clipped_to_it():
+    hot = tone() * (config.MAX_SAMPLE_PEAK / 0.3)  # peak exactly at the limit
+    loaded = audio.load_audio(soundfile_bytes(hot, subtype="FLOAT"))
+    expected = np.clip(hot, -1.0, 1.0)
+    assert np.abs(loaded).max() <= 1.0 + 1e-6
+    np.testing.assert_allclose(loaded, expected - expected.mean(), atol=1e-6)
+
+
+def test_subnormal_samples_are_flushed_and_a_dc_offset_removed():
+    samples = tone() + np.float32(0.5)
+    samples[:SR // 2] = np.float32(1e-40)
+    loaded = audio.load_audio(soundfile_bytes(samples, subtype="FLOAT"))
+    assert abs(loaded.mean()) < 1e-6
+    assert np.all(loaded[:SR // 2] == loaded[0])  # one value: the flushed zeros less the clip's mean
+    assert np.ptp(loaded[SR // 2:]) == pytest.approx(np.ptp(tone()), rel=1e-5)
 
 
 def test_every_error_is_a_value_error_with_a_sentence():

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,6 +35,7 @@ if not CHROMIUM.exists() and os.environ.get("CI") != "true":
                 allow_module_level=True)
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402 -- after the skip
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -247,7 +249,9 @@ def expect_result_panel(panel, what: str, n_plots: int) -> None:
         expect(cards.nth(i), f"{what}: a verdict names no emotion").to_contain_text(EMOTION)
         expect(panel.locator(".ser-verdict", has_text=name), f"{what}: no card for {name}").to_have_count(1)
     charts = panel.locator(PLOTLY)
-    expect(charts.nth(n_plots - 1), f"{what}: fewer than {n_plots} plotly charts").to_be_visible()
+    # The charts come after the cards, later when several visitors share the cores.
+    expect(charts.nth(n_plots - 1), f"{what}: fewer than {n_plots} plotly charts").to_be_visible(
+        timeout=RESULT_S * 1000)
 
 
 def cut_off_text(page: Page) -> list[str]:
@@ -475,23 +479,21 @@ def streaming(tab: Page) -> bool:
     return tab.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="STOP").count() == 1
 
 
-def test_start_streams_every_time_even_while_the_models_load_and_a_take_stops_at_its_cap(browser):
-    """A fresh server: START on fresh pages, the first while the models still load; every one
-    streams. The last take runs to the (small) cap: closed there and analysed, with a message."""
+def test_start_streams_every_time_on_a_fresh_server_and_a_take_stops_at_its_cap(browser):
+    """A fresh server: START on fresh pages, the first as the models come in (the page waits
+    for them: half a second); every one streams. The last take runs to the (small) cap:
+    closed there and analysed, with a message."""
     with serve("streamlit-fresh.log", SER_MAX_DURATION_S=str(CAP_S)) as url:
         failures = []
         for attempt in range(START_TRIES):
             context = browser.new_context(viewport=PROJECTOR)
             try:
                 tab = open_live(context, url)
-                loading = tab.locator(".st-key-models-loading").count() > 0
-                if attempt == 0:
-                    assert loading, "the page should draw, START included, before the models are in"
                 tab.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="START").click()
                 tab.wait_for_timeout(5_000)
                 log = counter(tab)
                 if not (streaming(tab) and log and log[-1][1] >= 2.0):
-                    failures.append(f"try {attempt + 1} (models loading: {loading}): streaming "
+                    failures.append(f"try {attempt + 1}: streaming "
                                     f"{streaming(tab)}, counter {log[-1:] or 'never shown'}")
                     screenshot(tab, f"start-try-{attempt + 1}")
                 elif attempt == START_TRIES - 1:
@@ -532,3 +534,66 @@ def test_three_visitors_streaming_at_once_each_refresh_twice_a_second(browser, a
     finally:
         for context in contexts:
             context.close()
+
+
+CLICK_S = 30  # a click's page on screen, six visitors arriving together on a fresh server
+
+
+def test_six_visitors_at_once_each_navigate_upload_and_stream_and_every_click_counts(browser):
+    """A fresh server, six visitors arriving together (the models come in meanwhile): each one's
+    click on a sidebar page opens it, their uploads are analysed (two at a time, the others
+    told their place), and their streams start.
+
+    A first click on the Live page, the one a visitor lands on, can still be lost under load
+    (1 visitor in 6, in 2 runs of 4 here): most likely Streamlit merges the click's rerun with a
+    rerun the page's own components ask for just after, keeping the later request's page (README,
+    "Limits a visitor meets"). Such a click is clicked again, once, and reported as a warning;
+    a second loss fails the test."""
+    with serve("streamlit-six.log") as url:
+        contexts = [browser.new_context(viewport=PROJECTOR) for _ in range(6)]
+        tabs = [context.new_page() for context in contexts]
+        try:
+            for tab in tabs:  # each clicks as soon as the sidebar shows, the first ones while the models load
+                tab.set_default_timeout(RESULT_S * 1000)
+                tab.goto(url)
+                tab.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Upload").click()
+            lost = [i for i, tab in enumerate(tabs) if not wait_shown(tab, PAGES["upload"][1])]
+            if lost:
+                warnings.warn(f"the first click on Upload did nothing for visitors {[i + 1 for i in lost]}")
+            for i in lost:
+                tabs[i].locator("[data-testid='stSidebarNav']").get_by_role("link", name="Upload").click()
+            lost_twice = [i + 1 for i in lost if not wait_shown(tabs[i], PAGES["upload"][1])]
+            assert not lost_twice, f"two clicks on Upload did nothing for visitors {lost_twice}"
+            for tab in tabs:
+                uploader = tab.locator("[data-testid='stFileUploader'] input[type=file]").first
+                uploader.wait_for(state="attached")
+                uploader.set_input_files(CLIP)
+            for i, tab in enumerate(tabs):
+                tab.bring_to_front()  # Chromium draws the charts of the tab in front only
+                expect_result_panel(tab.locator(RESULT), f"visitor {i + 1}'s upload", len(short_names()) + 3)
+            for tab in tabs:
+                tab.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Live").click()
+            lost = [i + 1 for i, tab in enumerate(tabs) if not wait_shown(tab, PAGES["live"][1])]
+            assert not lost, f"the click on Live did nothing for visitors {lost}"
+            for tab in tabs:
+                tab.evaluate(COUNTER_LOG_JS)
+                start = tab.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="START")
+                start.wait_for()
+                start.click()
+            for i, tab in enumerate(tabs):
+                expect(tab.locator(".st-key-live-view"), f"visitor {i + 1}'s stream did not start").to_contain_text(
+                    "recorded", timeout=LIVE_S * 1000)
+        finally:
+            for i, tab in enumerate(tabs):
+                screenshot(tab, f"six-visitors-{i + 1}")
+            for context in contexts:
+                context.close()
+
+
+def wait_shown(tab: Page, heading: str) -> bool:
+    """Whether the page titled ``heading`` came on screen within ``CLICK_S`` of a click."""
+    try:
+        tab.get_by_role("heading", name=heading).first.wait_for(timeout=CLICK_S * 1000)
+    except PlaywrightTimeout:
+        return False
+    return True

@@ -1,5 +1,5 @@
-"""Hand-crafted features (librosa): shapes, frame rate and units, and the MFCC backbone
-built on them."""
+"""Hand-crafted features: librosa's, computed in numpy (held to librosa's own here), their
+shapes, frame rate and units, and the MFCC backbone built on them."""
 
 import numpy as np
 import pytest
@@ -48,6 +48,47 @@ def test_log_mel_peak_band_is_the_tone():
     centres_hz = librosa.mel_frequencies(config.N_MELS + 2, fmin=config.FMIN_HZ, fmax=config.FMAX_HZ)[1:-1]
     band = int(np.argmax(features.log_mel(sine(1000.0))[:, 50]))
     assert abs(centres_hz[band] - 1000.0) < 100.0  # mel bands near 1 kHz are ~100 Hz apart
+
+
+# Of each array's peak: float32 sums in another order (measured at most 3e-7 of it).
+LIBROSA_RELATIVE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def speechy():
+    """3.2 s of speech-like audio plus a few samples: not a whole number of hops."""
+    from conftest import speech_like
+
+    return speech_like(3.2, seed=4)[: int(3.2 * SR) - 37]
+
+
+def close_to(ours: np.ndarray, theirs: np.ndarray) -> None:
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=LIBROSA_RELATIVE * np.abs(theirs).max())
+
+
+def test_the_features_are_librosas(speechy):
+    import librosa
+
+    spectrum = {"n_fft": config.N_FFT, "hop_length": config.HOP_LENGTH}
+    close_to(features.stft(speechy), librosa.stft(speechy, **spectrum))
+    close_to(features.stft(speechy, pad_mode="reflect"), librosa.stft(speechy, **spectrum, pad_mode="reflect"))
+    mel_bank = {"sr": SR, "n_fft": config.N_FFT, "n_mels": config.N_MELS, "fmin": config.FMIN_HZ,
+                "fmax": config.FMAX_HZ}
+    close_to(features.mel_filters(), librosa.filters.mel(**mel_bank))
+    close_to(features.mel_filters(80, 0.0, SR / 2), librosa.filters.mel(sr=SR, n_fft=config.N_FFT, n_mels=80))
+    power = librosa.feature.melspectrogram(y=speechy, **spectrum, **{k: v for k, v in mel_bank.items()
+                                                                     if k != "n_fft"})
+    mel = librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None)
+    close_to(features.log_mel(speechy), mel)
+    cepstra = librosa.feature.mfcc(S=mel, n_mfcc=config.N_MFCC)
+    close_to(features.mfcc(mel), cepstra)
+    for width in (9, 5, 3):  # short clips get narrower windows
+        for order in (1, 2):
+            part = cepstra[:, : 2 * width]
+            close_to(features._delta(part, width, order), librosa.feature.delta(part, width=width, order=order))
+    close_to(features.stft_db(speechy),
+             librosa.amplitude_to_db(np.abs(librosa.stft(speechy, **spectrum)), ref=np.max, top_db=80.0))
 
 
 def test_stft_db_is_re_the_clip_peak():

@@ -154,6 +154,23 @@ def test_analyse_example_clip(shipped, example_clip):
         assert prediction.unsure == (prediction.confidence < config.UNSURE_BELOW)
 
 
+@pytest.mark.needs_data
+def test_a_long_clip_heard_in_pieces_gives_the_frames_of_the_whole(shipped, ravdess_dir):
+    """On real speech (a receptive field shows on it, not on a tone): 31 s of RAVDESS clips end
+    to end, not a whole number of pieces."""
+    import soundfile as sf
+
+    clips = sorted(ravdess_dir.rglob("*.flac")) or sorted(ravdess_dir.rglob("*.wav"))
+    speech = np.concatenate([sf.read(path, dtype="float32")[0] for path in clips[:10]])
+    speech = speech[: int(31.3 * SR) + 77]
+    assert len(speech) == int(31.3 * SR) + 77  # RAVDESS clips are 3-5 s: ten make it
+    for model in shipped:
+        if model.pieces and len(speech) > sum(model.pieces) + model.pieces[1]:
+            whole, pieces = model.frames(speech), model.frames_in_pieces(speech)
+            assert pieces.shape == whole.shape
+            np.testing.assert_allclose(pieces, whole, atol=1e-5 * np.abs(whole).max(), err_msg=model.id)
+
+
 def test_silence_gets_no_predictions(shipped):
     result = analyse(np.zeros(2 * SR, np.float32), shipped)
     assert not result.speech

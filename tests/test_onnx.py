@@ -3,6 +3,7 @@ Whisper encoders, and a whole analysis without PyTorch."""
 
 import dataclasses
 import logging
+import os
 import subprocess
 import sys
 
@@ -16,6 +17,7 @@ from ser.cards import model_folders, read_card
 from ser.heads import HeadConfig, HeadEnsemble
 from ser.models import HEAD_FILE, VOICE_HEAD_FILE, load_model, save_model, torch_head
 from ser.onnx_heads import OnnxHead
+from ser.onnx_runtime import TELEMETRY_OFF_ENV
 
 SR = config.SAMPLE_RATE
 PROBS_ATOL = 1e-5  # measured under 1e-7: the same float32 arithmetic, reordered
@@ -65,7 +67,7 @@ def test_fresh_head_exports_and_agrees(tmp_path):
         member.layer_logits.data.normal_()
         member.stat_mean.normal_()
         member.stat_std.uniform_(0.5, 2.0)
-    card = dataclasses.replace(read_card(config.MODELS_DIR / "mfcc"), id="fresh", voice=None,
+    card = dataclasses.replace(read_card(config.MODELS_DIR / "mfcc"), id="fresh", voice=None, adapted=None,
                                head={"config": head.config.to_dict(), "n_members": 3})
     model = load_model(save_model(tmp_path / "fresh", head, card))
     for n_clips in (1, 2, 17):  # any batch size, not only the example's
@@ -163,3 +165,30 @@ def test_analysis_imports_neither_torch_nor_transformers(example_clip):
                           cwd=config.PROJECT_DIR)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == []
+
+
+# Where ONNX Runtime keeps its telemetry (a device id and an event store) under $HOME, and the
+# variables that mark a CI machine, on which it keeps none: unset, so the test sees what a
+# visitor's server would do.
+TELEMETRY_STORE = ".cache/Microsoft/DeveloperTools/.onnxruntime"
+CI_MARKERS = ("CI", "TF_BUILD", "GITHUB_ACTIONS", "GITLAB_CI", "CIRCLECI", "TRAVIS", "JENKINS_URL",
+              "CODEBUILD_BUILD_ID", "BUILDKITE", "TEAMCITY_VERSION", "APPVEYOR", "BITBUCKET_BUILD_NUMBER")
+
+
+def run_with_home(home, args: list[str]) -> subprocess.CompletedProcess:
+    # Without the switch ser.onnx_runtime set in this process too: each run decides for itself.
+    left_out = {*CI_MARKERS, *TELEMETRY_OFF_ENV, "XDG_CACHE_HOME"}
+    env = {k: v for k, v in os.environ.items() if k not in left_out}
+    return subprocess.run([sys.executable, *args], env={**env, "HOME": str(home)}, cwd=config.PROJECT_DIR,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_prediction_writes_no_telemetry(tmp_path, example_clip):
+    head = model_folders(config.MODELS_DIR)[0] / "head.onnx"
+    bare, ours = tmp_path / "bare", tmp_path / "ours"
+    # ONNX Runtime left to itself writes its store: the test can see it.
+    run_with_home(bare, ["-c", f"import onnxruntime as o; o.InferenceSession({str(head)!r})"]).check_returncode()
+    assert (bare / TELEMETRY_STORE).is_dir()
+    result = run_with_home(ours, ["-m", "ser", "predict", str(example_clip)])
+    assert result.returncode == 0, result.stderr
+    assert not (ours / ".cache" / "Microsoft").exists()

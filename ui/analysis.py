@@ -3,9 +3,13 @@ the clips a visitor asks for: decoded, or with a one-line reason, and kept per s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
+import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -15,13 +19,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ser import config, plots
-from ser.audio import AudioError, load_audio, to_wav_bytes
+from ser import config, memory, plots
+from ser.audio import AudioError, load_audio, spoken_duration, to_wav_bytes
 from ser.circumplex import position
 from ser.inference import FUSED, ClipAnalysis, Prediction, analyse
 from ser.models import EmotionModel
 from ser.modes import ADAPTED, Setting, VoiceReference
 from ser.segments import segments, segments_text, shows_timeline
+from ser.slots import Slots
 from ui.charts import show_figure
 from ui.resources import get_fusion, model_names, require_models
 from ui.setting import PageSetting, setting_note
@@ -31,6 +36,8 @@ from ui.view import bring_into_view
 from ui.voice import calibration_note, current_voice, turn_off_button
 
 UPLOAD_FORMATS = "wav, flac, mp3, ogg, m4a, webm"
+UPLOAD_LIMITS = (f"{spoken_duration(config.MIN_DURATION_S)} to {spoken_duration(config.MAX_DURATION_S)} "
+                 f"each, up to {config.MAX_UPLOAD_MB} MB")
 EMOTION_EMOJI = {"neutral": "😐", "calm": "😌", "happy": "😄", "sad": "😢", "angry": "😠",
                  "fearful": "😨", "disgust": "🤢", "surprised": "😲"}
 CACHED_CLIPS = 32  # analyses and figures kept per process; a clip is ~1 MB of figure data
@@ -47,6 +54,12 @@ MAP_CAPTION = ("Each emotion at its place on Russell's (1980) circle of affect; 
 MAP_WIDTH_PX = 320  # the emotion map beside the probabilities where there is room, else under them
 PROBABILITIES_WIDTH_PX = 205  # two charts abreast in a result at 1024 px (about 490 px wide), four at 1440
 _ids = count()  # unique widget keys for kept clips, across sessions
+log = logging.getLogger(__name__)
+# The process's analyses, shared by every session: (audio digest, voice digest) -> analysis
+# or failure line, least recently used first; and the slots they are computed in.
+_ANALYSES: OrderedDict[tuple[str, str | None], ClipAnalysis | str] = OrderedDict()
+_ANALYSES_LOCK = threading.Lock()
+_SLOTS = Slots(config.ANALYSIS_SLOTS)
 
 
 @dataclass(frozen=True)
@@ -66,18 +79,43 @@ def audio_digest(audio: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(audio).tobytes(), digest_size=16).hexdigest()
 
 
-@st.cache_data(max_entries=CACHED_CLIPS, show_spinner=False)
-def _decoded(data: bytes) -> np.ndarray:
-    return load_audio(data)  # an AudioError propagates and is never cached
+def _analysed(audio: np.ndarray, models: list[EmotionModel], voice: VoiceReference | None,
+              setting: Setting | None, digest: str) -> ClipAnalysis | str:
+    """The clip's analysis, or, where the models fail on it, the one line saying so."""
+    try:
+        return analyse(audio, models, get_fusion(), voice, setting)
+    except Exception as err:  # noqa: BLE001 -- whatever a clip does to the models reads as a line
+        log.exception("analysing clip %s failed", digest)  # the details stay in the server's log
+        return f"The models failed on this clip ({type(err).__name__}); other clips still work."
 
 
-@st.cache_data(max_entries=CACHED_CLIPS, show_spinner=False)
-def _analysis(digest: str, voice_digest: str | None, _audio: np.ndarray, _models: list[EmotionModel],
-              _voice: VoiceReference | None, setting_digest: str | None = None,
-              _setting: Setting | None = None) -> ClipAnalysis:
-    # Keyed by the digests alone: the models are fixed for the life of the process, and a
-    # setting's digest names the clips it heard.
-    return analyse(_audio, _models, get_fusion(), _voice, _setting)
+def _show_place(placeholder, place: int) -> None:
+    ahead = "Your clip is next" if place == 1 else f"{place - 1} clips are waiting before yours"
+    placeholder.info(f"{ahead}: the server analyses {config.ANALYSIS_SLOTS} at a time, for everyone "
+                     "at once. It starts by itself.", icon=":material/hourglass_top:")
+
+
+def _analysis(digest: str, voice_digest: str | None, audio: np.ndarray, models: list[EmotionModel],
+              voice: VoiceReference | None, setting: PageSetting | None = None) -> ClipAnalysis | str:
+    """``_analysed``, computed in one of the process's slots (a visitor waiting for one sees
+    their place) and kept by the digests of the audio, the voice and the setting; a failure
+    is kept like a result, so the same clip fails once, not on every rerun."""
+    key = (digest, voice_digest, setting and setting.digest)  # the models are fixed for the process
+    with _ANALYSES_LOCK:
+        if key in _ANALYSES:
+            _ANALYSES.move_to_end(key)
+            return _ANALYSES[key]
+    placeholder = st.empty()
+    with _SLOTS.hold(on_wait=functools.partial(_show_place, placeholder)):
+        placeholder.empty()
+        with st.spinner("Analysing…"):
+            result = _analysed(audio, models, voice, setting and setting.setting, digest)
+        memory.give_back()  # what the analysis freed, before the next visitor's grows the heap again
+    with _ANALYSES_LOCK:
+        _ANALYSES[key] = result
+        while len(_ANALYSES) > CACHED_CLIPS:
+            _ANALYSES.popitem(last=False)
+    return result
 
 
 @st.cache_data(max_entries=CACHED_CLIPS, show_spinner=False)
@@ -89,7 +127,9 @@ def decode(data: bytes, name: str, note: str | None = None, label: str | None = 
     """A visitor's file as a ``Clip``: decoded to 16 kHz mono, or with the one-line reason
     it cannot be analysed (not audio, empty, too short or too long)."""
     try:
-        return Clip(name, _decoded(data), note=note, label=label, id=next(_ids))
+        # Not cached: the session keeps the samples it needs, and a process-wide cache of
+        # decoded clips (7.7 MB per 2 minutes) would outlive the visitors who sent them.
+        return Clip(name, load_audio(data), note=note, label=label, id=next(_ids))
     except AudioError as err:
         return Clip(name, None, f"{plain(name)} cannot be analysed: {err}", id=next(_ids))
 
@@ -135,7 +175,7 @@ def show_clip(clip: Clip, key: str, own_voice: bool = False, setting: PageSettin
         st.caption(clip.note)
     mark = st.empty()  # filled once the analysis says whether the models got it right
     analysis = render_analysis(clip.audio, clip.name, key=key, own_voice=own_voice, setting=setting)
-    if clip.label and analysis.speech:
+    if analysis and clip.label and analysis.speech:
         text = known_label_text(analysis, clip.label, model_names(require_models()))
         if analysis.lead_prediction.label == clip.label:
             mark.success(text, icon="✅")
@@ -213,6 +253,8 @@ def calibration_lines(analysis: ClipAnalysis, note: str | None,
     earlier = readings(before) if before and before.speech else {}
     lines = {}
     for reading_id, prediction in readings(analysis).items():
+        if prediction.mode == "plain":  # a model whose guard read the clip plain says nothing
+            continue
         was = earlier.get(reading_id)
         changed = was and (was.label, was.unsure) != (prediction.label, prediction.unsure)
         lines[reading_id] = note + (f"; before: {reading_text(was)}" if changed else "")
@@ -288,7 +330,8 @@ def _downloads(analysis: ClipAnalysis, name: str, key: str) -> None:
 
 
 def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = False,
-                    analysis: ClipAnalysis | None = None, setting: PageSetting | None = None) -> ClipAnalysis:
+                    analysis: ClipAnalysis | None = None, setting: PageSetting | None = None
+                    ) -> ClipAnalysis | None:
     """Analyse 16 kHz mono float32 ``audio`` ``(n_samples,)`` with every model and lay
     out the results: for a long clip its segments and timeline first, then the verdicts,
     playback, probabilities, signal, downloads.
@@ -299,19 +342,22 @@ def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = Fa
     own voice, so a calibration to it (``ui.voice``) applies. ``setting``: the clips it is
     read among (``ui.setting``), when the visitor adapts to them. ``analysis``: this audio's
     analysis when the caller already has it (a live take, analysed while it was recorded),
-    made with the same voice calibration. Returns the analysis.
+    made with the same voice calibration. Returns the analysis, or None when the models failed
+    on the clip (a one-line error says so in its place).
     """
     models = require_models()
     digest = audio_digest(audio)
     if analysis is None:
         voice_digest, voice = (current_voice() if own_voice else None) or (None, None)
-        with st.spinner("Analysing…"):
-            analysis = _analysis(digest, voice_digest, audio, models, voice,
-                                 *((setting.digest, setting.setting) if setting else ()))
+        analysis = _analysis(digest, voice_digest, audio, models, voice, setting)
+        if isinstance(analysis, str):
+            st.error(f"{plain(name)} cannot be analysed: {analysis}")
+            return None
     names = model_names(models)
     if analysis.speech:
         # A calibrated reading says so, and what it read plainly where that differs.
         before = _analysis(digest, None, audio, models, None) if analysis.mode != "plain" else None
+        before = before if isinstance(before, ClipAnalysis) else None
         if shows_timeline(analysis):
             show_segments(analysis, names, key)
         note = setting_note(setting.setting) if analysis.mode == ADAPTED and setting else calibration_note()

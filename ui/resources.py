@@ -7,7 +7,7 @@ import threading
 
 import streamlit as st
 
-from ser import config
+from ser import config, memory
 from ser.backbones import REGISTRY
 from ser.cards import ModelCard
 from ser.corpora import index_corpora
@@ -15,11 +15,11 @@ from ser.dataset import DatasetIndex, index_dataset
 from ser.inference import FUSED, warm_up
 from ser.models import EmotionModel, load_models
 from ser.reports import read_fusion
+from ui.text import without_server_paths
 
 DATASET_INDEX_TTL_S = 300  # re-scan a data folder after this, so added files show up
 FUSED_NAME = "All models"
 STATUS_KEY = "models-status"  # where the "models loading" notice goes, drawn on every run
-LOADING_KEY = "models-loading"  # the notice itself (CSS class st-key-models-loading)
 
 
 class ModelLoader:
@@ -47,9 +47,13 @@ class ModelLoader:
         """Whether loading has finished, well or not."""
         return self._done.is_set()
 
+    def wait_done(self) -> None:
+        """Return once loading has finished, well or not."""
+        self._done.wait()
+
     def wait(self) -> list[EmotionModel]:
         """The models, once loaded; raises what loading raised."""
-        self._done.wait()
+        self.wait_done()
         if self._error is not None:
             raise self._error
         return self._models
@@ -57,7 +61,10 @@ class ModelLoader:
 
 @st.cache_resource(show_spinner=False)
 def model_loader() -> ModelLoader:
-    """The process's one loader: the first visit to any page starts it."""
+    """The process's one loader: the first visit to any page starts it (and sets the process's
+    allocator to give freed memory back, ``ser.memory``)."""
+    memory.map_large_blocks()
+    memory.give_back_every(config.GIVE_BACK_PERIOD_S)
     return ModelLoader()
 
 
@@ -78,7 +85,7 @@ def require_models() -> list[EmotionModel]:
             with st.spinner("Loading the emotion models (once per server)…"):
                 models = loader.wait()
     except Exception as err:  # noqa: BLE001 -- a missing package or corrupt file must read as a message
-        st.error(f"The emotion models could not be loaded: {err}")
+        st.error(f"The emotion models could not be loaded: {without_server_paths(str(err))}")
         st.stop()
     if not models:
         st.error("No trained models were found: the studio ships them in its `models/` folder.")
@@ -87,26 +94,23 @@ def require_models() -> list[EmotionModel]:
 
 
 def loading_notice() -> None:
-    """While the models load: a line saying so, redrawn until they are in, then the whole
-    page once more so that everything that waited for them appears.
+    """While the models load (half a second since inference needs no librosa; longer when many
+    visitors arrive at once): a spinner saying so, and the page waits for them.
+
+    It used to draw the page at once and poll for the models in a fragment that reran the
+    whole page when they came in; a visitor's click on another page in between was lost
+    (3 first clicks of 6 with six visitors arriving at once), as Streamlit merges a pending
+    rerun with a newer one keeping the newer one's page, and both the fragment's timer and
+    its final st.rerun() asked for the old page.
 
     Its container is drawn whether or not they are loading: were the page's elements to
     move up when the notice goes, the browser would re-create the live stream's component
-    below it, and a stream started while the models loaded would stop when they came in.
+    below it.
     """
     with st.container(key=STATUS_KEY):
-        if models_loaded():
-            return
-
-        @st.fragment(run_every=config.MODELS_POLL_S)
-        def notice() -> None:
-            if models_loaded():
-                st.rerun()
-            with st.container(key=LOADING_KEY):
-                st.info("Loading the emotion models (once per server, a few seconds): the page works "
-                        "meanwhile, and results appear as soon as they are in.", icon=":material/hourglass_top:")
-
-        notice()
+        if not models_loaded():
+            with st.spinner("Loading the emotion models (once per server)…"):
+                model_loader().wait_done()  # require_models says why, where they failed
 
 
 @st.cache_resource(show_spinner=False)

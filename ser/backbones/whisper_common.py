@@ -12,7 +12,6 @@ order as one ``model.bin`` and its hash checked.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib.util
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser import config
+from ser import config, features
 from ser.backbones.ct2_checkpoint import Ct2Model, parse_ct2_model
 
 N_MELS = 80
@@ -120,13 +119,10 @@ def encoder_frames(n_samples: int) -> int:
     return -(-n_samples // SAMPLES_PER_FRAME)
 
 
-@functools.cache
 def mel_filters() -> np.ndarray:
     """Whisper's mel filter bank (Slaney scale and area normalisation, 0-8 kHz), float32
-    ``(80, 201)``: the one openai/whisper ships, computed by librosa."""
-    import librosa
-
-    return librosa.filters.mel(sr=config.SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
+    ``(80, 201)``: the one openai/whisper ships, which is librosa's."""
+    return features.mel_filters(N_MELS, 0.0, config.SAMPLE_RATE / 2, N_FFT)
 
 
 def log_mel(audio: np.ndarray, pad_to_30s: bool = False) -> np.ndarray:
@@ -137,13 +133,10 @@ def log_mel(audio: np.ndarray, pad_to_30s: bool = False) -> np.ndarray:
     centred, reflect-padded STFT, mel-filtered, log10 floored at 80 dB below the clip's
     peak, scaled by (x + 4) / 4: what transformers' ``WhisperFeatureExtractor`` computes.
     """
-    import librosa
-
     audio = np.asarray(audio, dtype=np.float32)
     n_samples = CHUNK_SAMPLES if pad_to_30s else encoder_frames(audio.size) * SAMPLES_PER_FRAME
     audio = np.pad(audio, (0, n_samples - audio.size))
-    stft = librosa.stft(audio, n_fft=N_FFT, hop_length=HOP_LENGTH, window="hann", center=True,
-                        pad_mode="reflect")
+    stft = features.stft(audio, N_FFT, HOP_LENGTH, pad_mode="reflect")
     power = np.abs(stft[:, :-1]) ** 2  # the last frame, centred past the end, is dropped as Whisper does
     mel = np.log10(np.maximum(mel_filters() @ power, LOG_MEL_FLOOR))
     mel = np.maximum(mel, mel.max() - LOG_MEL_RANGE)
