@@ -40,11 +40,11 @@ rows = headlines(cards, fusion)
 
 # The truth first: how the models do on a voice they never heard, before anything on RAVDESS.
 with st.container(key=HEADLINE_KEY):
-    with st.container(horizontal=True):
+    # One line per mode, not a box each: three boxes side by side left the third below the
+    # first screen at 1024 px.
+    with st.container(border=True):
         for mode, row in lead_headlines(cards, fusion).items():
-            with st.container(border=True, width=440):
-                st.markdown(f"**{MODE_TITLES[mode]}**")
-                st.markdown(headline_text(row, names))
+            st.markdown(f"**{MODE_TITLES[mode]}.** {headline_text(row, names)}")
     left_out = ", ".join(CORPORA[c].name for c in dict.fromkeys(c for row in rows for c in row["corpora"]))
     st.caption(f"Corpora of acted speech: {left_out}. Each model learnt from all but one and was tested "
                "on the one left out: other speakers, another language, another room. Every emotion "

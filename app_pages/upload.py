@@ -25,7 +25,7 @@ with upload_column:
                                accept_multiple_files=True, max_upload_size=config.MAX_UPLOAD_MB,
                                key=f"uploader-{st.session_state.get(UPLOADER_STATE, 0)}")
     st.caption(f"The page keeps your last {KEPT_RESULTS} clips, newest first.")
-    adapt_toggle("upload", "Read the clips together (adapted to their setting)",
+    adapt_toggle("upload", "Adapt to this batch",
                  "When the clips come from one setting (the same room and microphone, the same "
                  "speakers), each is read among the others: the models hear how it differs from "
                  "the rest rather than from the corpora they learnt on. Needs two clips or more; "

@@ -343,7 +343,7 @@ def transfer_figure(rows: list[dict], names: dict[str, str], title: str,
         marker=dict(symbol="line-ew", size=44, line=dict(width=3, color=TEXT_COLOUR)),
         hovertemplate="%{x}: guessing scores %{y:.0%}<extra></extra>"))
     fig.update_layout(barmode="group", legend=FOOT_LEGEND)
-    fig.update_xaxes(tickangle=0)
+    fig.update_xaxes(tickangle=-35)  # six corpus names side by side overlapped at 460 px
     top = max([c["right"] for row in scale_rows or rows for c in row["corpora"].values()] + [0.5])
     fig.update_yaxes(range=[0, top * 1.15], tickformat=".0%", dtick=0.25)  # room for the labels on top
     fig = _styled(fig, title, 440)

@@ -20,7 +20,7 @@ from ser import config
 from ser.cards import read_cards
 from ser.audio import load_audio, spoken_duration, to_wav_bytes
 from ser.corpora import CORPORA, index_corpora
-from ser.reports import headlines, read_fusion
+from ser.reports import MODE_TITLES, headlines, read_fusion
 from ui.analysis import KEPT_RESULTS
 from ui.resources import FUSED_NAME, short_name
 
@@ -188,8 +188,8 @@ def test_compare_page_leads_with_the_never_heard_headline_then_the_transfer_tabl
     at = run_page("compare.py")
     texts = [m.value for m in at.markdown]
     # The first words under the title: each mode's headline on corpora the models never heard.
-    for sentence, text in zip(lead_sentences(), [texts[1], texts[3], texts[5]], strict=True):
-        assert "never heard" in text and sentence in text
+    for sentence, title, text in zip(lead_sentences(), MODE_TITLES.values(), texts[:3], strict=True):
+        assert text.startswith(f"**{title}.**") and "never heard" in text and sentence in text
     modes = ["As heard", "Adapted to the setting", "Calibrated to the voice"]
     assert chart_titles(at)[:3] == modes  # every model, every corpus
     # Static tables (every row and column shows), indexed by the model's name.

@@ -20,16 +20,21 @@ NEVER_SURE = "never sure"  # a share of readings "when sure" where every reading
 NBSP = "\u00a0"  # between a number and its "%": a narrow column never breaks "28" from "%"
 SHORT_CORPUS_NAMES = {c.name: c.name.split(" ")[0] for c in CORPORA.values()}  # "ASED (Amharic)" -> "ASED"
 GLOSSARY = """
-- **A corpus it never heard**: each model is trained on two of the three corpora (English,
-  Amharic, Italian) and tested on the third: other speakers, another language, another room.
-  That is the closest the studio can measure to a new person's voice.
+- **A corpus it never heard**: each model is trained on all but one of the six corpora (English,
+  Amharic, Italian, Polish, Korean) and tested on the one left out: other speakers, often
+  another language, another room. That is the closest the studio can measure to a new
+  person's voice.
 - **Right (each emotion alike)**, or UAR (unweighted average recall): the share of clips named
   correctly *for each emotion*, averaged over the emotions the corpus has, so every emotion
   counts the same. **Guessing** scores one in the number of emotions: {guessing}. Where a
   corpus has no "calm", a model's "calm" counts as "neutral".
-- **Calibrated to the voice**: the model first hears about ten seconds of the speaker and then
-  judges each clip against that voice's usual sound (measured with each speaker's average over
-  all their clips).
+- **Adapted to the setting**: the model reads each clip among the others heard in the same
+  setting (a batch of uploads, a live session), not against the corpora it learnt on. Measured
+  on settings of about 30 clips of one speaker; with fewer clips it gains less. Clips that all
+  sound alike (one emotion, most likely) are read as heard.
+- **Calibrated to the voice**: the model first hears the speaker read plainly, in their everyday
+  voice, and then judges each clip against that (measured with two neutral clips of each
+  speaker as the reference). A reference that sounds emotional is refused.
 - **Neutral heard as neutral**: the share of neutral speech the model calls neutral.
 - **Confidence off by** (calibration error): how far the confidence shown is from how often the
   model is right (0 % = "70 % sure" is right 70 % of the time).
