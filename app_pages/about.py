@@ -28,26 +28,30 @@ cards = read_cards()
 # The same figures as the Compare page's headline, from the same function.
 headline_lines = "\n".join(f"- *{MODE_TITLES[mode]}*: {headline_text(row, card_names(cards))}"
                             for mode, row in lead_headlines(cards, get_fusion()).items())
+trained_on = cards[0].training["data"].split("; ")  # "RAVDESS (English) 1200 clips, 20 speakers", …
+trained_on_text = "; ".join(trained_on)
 st.markdown(f"""
-**They learned from acted speech, and only from that.** The models were trained on three
-corpora of acted emotion: RAVDESS (20 North-American actors, two English sentences, 8
-emotions, a quiet studio), ASED (65 Amharic speakers, 5 emotions) and EMOVO (6 Italian
-actors, 7 emotions), about 4,300 clips of 91 speakers in all. (Each model's card, on the
+**They learned from acted speech, and only from that.** The models were trained on
+{len(trained_on)} corpora of acted emotion, in studios, from set texts: {trained_on_text}.
+(Each model's card, on the
 Compare page, says exactly which clips it saw.) Tested on a corpus left out of training:
 
 {headline_lines}
 
 Far above guessing, far from sure. What that means in practice:
 
-- **What they handle best:** short (2 to 5 s) clips of clearly acted emotion in
-  English, recorded with a good microphone and little noise. The Compare page gives
+- **What they handle best:** short (2 to 5 s) clips of clearly acted emotion,
+  recorded with a good microphone and little noise. The Compare page gives
   the scores measured on actors each model never heard.
 - **Acted is not felt.** Acted emotion is usually more pronounced than everyday
   emotion, so a live speaker often reads as *neutral* or *calm* whatever they feel.
 - **Another microphone, room or language is a different world.** Laptop microphones,
-  echo, background noise and compression change the sound the models rely on. Other
-  languages and accents, children's and elderly voices, and words other than the two
-  sentences were never seen in training.
+  echo, background noise and compression change the sound the models rely on. Languages
+  beyond the five they learnt, children's voices and unscripted speech were never in
+  training. *Adapted to the setting* (Upload, Live) helps most here: the models then hear
+  each clip against the others of the same room and voice.
+- **Sad is the hardest.** On corpora they never heard, sad is the emotion they name least
+  often (the Compare page's table).
 - **Eight fixed classes.** Mixed, subtle or other emotions (boredom, contempt,
   sarcasm) are forced into one of the eight.
 - **Short windows.** Long recordings are cut into {config.WINDOW_S:g} s windows every
@@ -64,7 +68,9 @@ st.markdown("""
 RAVDESS is released on Zenodo (record 1188976) under the Creative Commons
 Attribution-NonCommercial-ShareAlike 4.0 licence (CC BY-NC-SA 4.0): free for non-commercial
 use with attribution, and derived material must be shared alike. The example clips in
-`examples/` are RAVDESS clips under the same licence. ASED and EMOVO are shared for research.
+`examples/` are RAVDESS clips under the same licence. nEMO and the Korean EmotionTTS set are
+CC BY-NC-SA 4.0 too (the Korean set for research only), TESS is CC BY-NC-ND 4.0, ASED and EMOVO
+are shared for research.
 Please cite:
 """)
 for corpus in CORPORA.values():
@@ -79,5 +85,5 @@ The hand-crafted features are librosa's (ISC-licensed), computed in numpy. The W
 built in PyTorch through transformers (Apache-2.0) from the CTranslate2 file's weights and
 exported once to ONNX; ONNX Runtime (MIT), which runs it, WakeHuBERT-tiny and the trained
 heads, does the listening.
-The trained heads in `models/` are derived from RAVDESS (CC BY-NC-SA 4.0), ASED and EMOVO,
-so they carry RAVDESS's non-commercial, share-alike terms and are for research use.""")
+The trained heads in `models/` are derived from all six corpora, so they carry the
+non-commercial, share-alike terms of RAVDESS, nEMO and the Korean set and are for research use.""")
