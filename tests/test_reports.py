@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 
 from ser import config
-from ser.cards import BackboneInfo, Calibration, ModelCard, VoiceCalibration
+from ser.cards import BackboneInfo, Calibration, ModelCard, ReadingMode
 from ser.reports import FUSED, headlines, lead_id
 
 
@@ -38,7 +38,7 @@ def test_headlines_give_each_mode_its_share_right_its_chance_and_its_lead():
     cards = [card("weak", (0.2, 0.3)), card("strong", (0.4, 0.5))]
     cards = [replace(c, transfer={"ased": {"uar": u}, "emovo": {"uar": u + 0.1}}) for c, u in
              zip(cards, (0.2, 0.4))]
-    cards[1] = replace(cards[1], voice=VoiceCalibration(Calibration(), transfer={"ased": {"uar": 0.6}}))
+    cards[1] = replace(cards[1], voice=ReadingMode(Calibration(), transfer={"ased": {"uar": 0.6}}))
     fused = {"models": ["weak", "strong"], "transfer": {"ased": {"uar": 0.6}, "emovo": {"uar": 0.7}}}
     rows = headlines(cards, fused)
     assert [(r["mode"], r["model"]) for r in rows] == [

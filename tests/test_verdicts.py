@@ -10,17 +10,18 @@ from ui.text import plain
 NAMES = {"mfcc": "MFCC", "whisper": "Whisper", FUSED: "All models"}
 
 
-def prediction(label: str, top: float = 0.7, second: str | None = None, unsure: bool = False) -> Prediction:
+def prediction(label: str, top: float = 0.7, second: str | None = None, unsure: bool = False,
+               mode: str = "plain") -> Prediction:
     rest = [e for e in config.EMOTIONS if e not in (label, second)]
     probs = {e: (1 - top - (0.2 if second else 0)) / len(rest) for e in rest}
     probs[label] = top
     if second:
         probs[second] = 0.2
-    return Prediction({e: probs[e] for e in config.EMOTIONS}, unsure=unsure)
+    return Prediction({e: probs[e] for e in config.EMOTIONS}, unsure=unsure, mode=mode)
 
 
-def analysis(lead: str = "whisper", **models: Prediction) -> ClipAnalysis:
-    return ClipAnalysis(3.0, True, 2.0, models, prediction("angry", 0.6), [], lead)
+def analysis(lead: str = "whisper", fused_mode: str = "plain", **models: Prediction) -> ClipAnalysis:
+    return ClipAnalysis(3.0, True, 2.0, models, prediction("angry", 0.6, mode=fused_mode), [], lead)
 
 
 def test_the_lead_card_comes_first_and_the_fused_reading_is_one_of_the_others():
@@ -46,12 +47,18 @@ def test_an_unsure_reading_is_a_grey_question_without_a_big_percentage():
 
 def test_a_calibrated_reading_says_so_and_what_it_read_plainly_where_that_differs():
     plain_clip = analysis(whisper=prediction("calm", 0.3, second="sad", unsure=True), mfcc=prediction("sad"))
-    calibrated = replace(analysis(whisper=prediction("calm", 0.68), mfcc=prediction("sad")), mode="voice")
+    calibrated = replace(analysis(whisper=prediction("calm", 0.68, mode="voice"),
+                                  mfcc=prediction("sad", mode="voice"), fused_mode="voice"), mode="voice")
     lines = calibration_lines(calibrated, "calibrated to your voice (9 s of speech)", plain_clip)
     assert lines["whisper"] == "calibrated to your voice (9 s of speech); before: calm or sad?"
     assert lines["mfcc"] == lines[FUSED] == "calibrated to your voice (9 s of speech)"  # read the same
     cards = verdicts_html(calibrated, NAMES, lines)
     assert cards.count("ser-calibrated") == 3 and "before: calm or sad?" in cards
+    # A model whose guard read the clip plain claims no calibration.
+    partly = replace(analysis(whisper=prediction("calm", 0.68, mode="adapted"), mfcc=prediction("sad"),
+                              fused_mode="mixed"), mode="adapted")
+    assert set(calibration_lines(partly, "adapted to this setting (3 clips, 9 s of speech)", plain_clip)) == {
+        "whisper", FUSED}
     assert calibration_lines(plain_clip, "calibrated to your voice (9 s of speech)", None) == {}
 
 
