@@ -10,11 +10,13 @@ the live view says "Take closed"), waits for the take's analysis, STOP, START ag
 take is only begun while a whole one still fits in the time left. Meanwhile the server's
 RSS (its child processes included) is sampled every ``SAMPLE_S`` seconds.
 
-Reports the RSS after the first take (its analysis on screen), the peak, the RSS at the
-end, the slope over the second half of the session (least squares, MB per 10 min), the
-number of takes and whether each START streamed, against the target "flat": the end within
-``TARGET_END_MB`` of the value after the first take and the slope under
-``TARGET_SLOPE_MB``. Prints a markdown table and writes JSON with the load average.
+Reports the RSS after the first take (its analysis on screen, STOP pressed), the peak, the
+RSS at the end (the same moment of the last take: within a take the RSS climbs with its
+audio to the analysis at the cap and falls back at the next START, so a sample taken at
+the cap would not compare), the slope over the second half of the session (least squares,
+MB per 10 min), the number of takes and whether each START streamed, against the target
+"flat": the end within ``TARGET_END_MB`` of the value after the first take and the slope
+under ``TARGET_SLOPE_MB``. Prints a markdown table and writes JSON with the load average.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def live_session(browser, url: str, sampler: Sampler, minutes: float) -> dict:
     return {
         "minutes": round((finished - began) / 60, 1), "takes": takes,
         "after_first_take_mb": takes[0]["rss_mb"], "peak_mb": round(max([mb for _, mb in samples] + [t["rss_mb"] for t in takes]), 1),
-        "end_mb": round(samples[-1][1], 1), "slope_mb_per_10min": round(slope_mb_per_10min(second_half), 1),
+        "end_mb": takes[-1]["rss_mb"], "last_sample_mb": round(samples[-1][1], 1), "slope_mb_per_10min": round(slope_mb_per_10min(second_half), 1),
         "every_start_streamed": all(t["streamed"] for t in takes),
         "setting_stretches": int(heard.group(1)) if heard else None,
         "samples": [(round(t, 1), round(mb, 1)) for t, mb in samples],
