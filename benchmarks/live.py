@@ -101,6 +101,20 @@ def microphone_wav(folder: Path) -> tuple[Path, float]:
     return path, MIC_SILENCE_S + start / config.SAMPLE_RATE
 
 
+def app_env() -> dict:
+    """This environment without the switches that turn the stream off or point it elsewhere."""
+    return {k: v for k, v in os.environ.items() if k not in (config.LIVE_WEBRTC_ENV, config.ICE_SERVERS_ENV)}
+
+
+def live_browser(playwright, folder: Path):
+    """Headless system Chromium whose fake microphone plays ``microphone_wav``'s loop, and where
+    its speech starts, in s."""
+    wav, speech_s = microphone_wav(folder)
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=CHROMIUM_ARGS + [f"--use-file-for-fake-audio-capture={wav}"])
+    return browser, speech_s
+
+
 @contextmanager
 def server(app_dir: Path, env: dict):
     """``streamlit run`` of the app in ``app_dir``: yields (url, the wall time it was started,
@@ -144,6 +158,10 @@ def start_button(page):
 
 def models_ready(page) -> bool:
     return page.get_by_text("Calibrate to my voice").count() > 0  # the voice panel needs the models
+
+
+def wait_models_ready(page) -> None:
+    page.wait_for_function("document.body.innerText.includes('Calibrate to my voice')", timeout=120_000)
 
 
 def observed(page) -> dict:
@@ -280,6 +298,11 @@ def summary(results: dict) -> str:
         rows.append((f"{len(v['refresh_hz'])} visitors at once: refresh, Hz (load {v['load_average'][0]})",
                      ", ".join(f"{hz:.1f}" for hz in v["refresh_hz"])
                      + ("" if all(v["still_playing"]) else " (a stream stopped)"), "≥ 2 Hz each"))
+    return markdown_table(rows)
+
+
+def markdown_table(rows) -> str:
+    """``rows`` of (what, measured, target) as a markdown table."""
     return "\n".join(["| what | measured | target |", "|---|---:|---:|"]
                      + [f"| {a} | {b} | {c} |" for a, b, c in rows])
 
@@ -301,18 +324,15 @@ def main() -> None:
     parser.add_argument("--app", type=Path, default=PROJECT_DIR, help="the app's folder (default: this one)")
     parser.add_argument("--json", type=Path, default=PROJECT_DIR / "benchmarks" / "live_results.json")
     args = parser.parse_args()
-    env = {k: v for k, v in os.environ.items() if k not in (config.LIVE_WEBRTC_ENV, config.ICE_SERVERS_ENV)}
+    env = app_env()
     results = {"load_average_before": load_average(), "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
-        wav, speech_s = microphone_wav(Path(folder))
+        browser, speech_s = live_browser(playwright, Path(folder))
         results["speech_starts_s"] = round(speech_s, 2)
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS + [f"--use-file-for-fake-audio-capture={wav}"])
         results["start"] = cold_start_and_tries(browser, args.app, env, args.tries, speech_s)
         with server(args.app, env) as (url, _, _):
             warm = browser.new_context()
-            page = open_live(warm, url)
-            page.wait_for_function("document.body.innerText.includes('Calibrate to my voice')", timeout=120_000)
+            wait_models_ready(open_live(warm, url))
             warm.close()
             results["takes"] = [take_to_predictions(browser, url, s) for s in args.take_s]
             results["visitors"] = visitors(browser, url, args.visitors) if args.visitors else None

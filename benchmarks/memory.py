@@ -33,7 +33,7 @@ import soundfile as sf
 from playwright.sync_api import sync_playwright
 
 from bench import clip_paths, predict_cold_start
-from live import CHROMIUM, CHROMIUM_ARGS, PROJECT_DIR, load_average, report, server
+from live import CHROMIUM, CHROMIUM_ARGS, PROJECT_DIR, app_env, load_average, report, server
 from ser import config
 
 CLIP_S = 119.5  # under the 2-minute limit
@@ -52,19 +52,21 @@ def rss_mb(pid: int) -> float:
 
 
 class Sampler:
-    """The RSS of process ``pid`` every ``SAMPLE_S`` seconds on a thread: ``peak_since(mark)``."""
+    """``measure(pid)`` (the RSS of process ``pid``) every ``period`` seconds on a thread, until
+    ``stop()`` or the end of its ``with`` block: ``peak_since(mark)``."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pid: int, period: float = SAMPLE_S, measure=rss_mb):
         self.pid, self.samples, self._stop = pid, [], threading.Event()
+        self.period, self.measure = period, measure
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(SAMPLE_S):
-            self.samples.append((time.monotonic(), rss_mb(self.pid)))
+        while not self._stop.wait(self.period):
+            self.samples.append((time.monotonic(), self.measure(self.pid)))
 
     def now(self) -> float:
-        return rss_mb(self.pid)
+        return self.measure(self.pid)
 
     def peak_since(self, mark: float) -> float:
         return max(mb for t, mb in self.samples if t >= mark)
@@ -72,6 +74,12 @@ class Sampler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+    def __enter__(self) -> Sampler:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 def long_clips(paths: list[Path], folder: Path, n: int) -> list[Path]:
@@ -161,7 +169,7 @@ def main() -> None:
         parser.error("no clips: pass --data DIR or set $SER_DATA_DIR")
     results = {"load_average_before": load_average(), "cpus": os.cpu_count(),
                "visitors": args.visitors, "clips_per_visitor": args.clips}
-    env = {k: v for k, v in os.environ.items() if k not in (config.LIVE_WEBRTC_ENV, config.ICE_SERVERS_ENV)}
+    env = app_env()
     env["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(int(args.session_ttl))
     with tempfile.TemporaryDirectory() as folder:
         files = long_clips(paths, Path(folder), args.visitors * args.clips + 1)
@@ -173,12 +181,9 @@ def main() -> None:
         per_visitor = [files[v * args.clips:(v + 1) * args.clips] for v in range(args.visitors)]
         with sync_playwright() as playwright, server(PROJECT_DIR, env) as (url, _, process):
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            sampler = Sampler(process.pid)
-            try:
+            with Sampler(process.pid) as sampler:
                 results["server"] = serve_visitors(browser, url, sampler, per_visitor, args.session_ttl)
-            finally:
-                sampler.stop()
-                browser.close()
+            browser.close()
     report(results, markdown, args.json)
 
 
