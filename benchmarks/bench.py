@@ -25,6 +25,7 @@ A shared machine makes every number noisy: the load average is recorded with the
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -157,20 +158,12 @@ def mode_overhead(models, audio: np.ndarray, paths: list[Path], repeats: int) ->
                                   if m.can_read(modes.VOICE)}, 0.0)
 
     def adapted():  # a copy each time: learning the clip must not grow the setting run after run
-        copy = modes.Setting({k: modes.SettingStatistics(*map(_copy_running, (v.stats, v.plain)))
-                              for k, v in setting.models.items()}, setting.n_clips, setting.speech_s)
-        analyse(audio, models, fusion, setting=copy, learn=True)
+        analyse(audio, models, fusion, setting=copy.deepcopy(setting), learn=True)
 
     return {"plain_ms": median_ms(lambda: analyse(audio, models, fusion), repeats),
             "adapted_ms": median_ms(adapted, repeats),
             "voice_ms": median_ms(lambda: analyse(audio, models, fusion, voice), repeats),
             "setting_clips": len(others), "target_extra_ms": TARGET_MODE_EXTRA_MS}
-
-
-def _copy_running(running):
-    from ser.modes import Running
-
-    return Running(running.n, running.mean.copy(), running.m2.copy())
 
 
 def predict_cold_start(models_dir: Path, audio_file: Path) -> dict:

@@ -300,7 +300,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def _setting(args: argparse.Namespace, models):
     """Every FILE heard as one setting (``inference.hear``); files that do not load are left
-    out here and reported when they are analysed."""
+    out here and reported when they are analysed. Each file is decoded and heard again when it
+    is analysed: keeping every file's frames would hold memory in proportion to the batch."""
     from ser.audio import load_audio
     from ser.inference import hear
     from ser.modes import Setting

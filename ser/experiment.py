@@ -212,11 +212,19 @@ def read_adapted(head, prior: modes.SettingPrior, stats: np.ndarray, plain: np.n
     return head.predict_proba((stats - mean) / std)
 
 
-def plain_enough(plain_head, reference: np.ndarray, emotions) -> bool:
-    """The voice mode's guard: whether the plain head hears a reference ``(L, 2D)`` as neutral
-    or calm with at least ``config.VOICE_MIN_PLAIN`` of its probability."""
-    probs = plain_head.predict_proba(reference[None])[0]
-    return probs[config.EMOTIONS.index("neutral")] + probs[config.EMOTIONS.index("calm")] >= config.VOICE_MIN_PLAIN
+def read_voice(heads: dict, reference: np.ndarray, stats: np.ndarray) -> np.ndarray | None:
+    """Probabilities ``(n, C)`` of one speaker's clips ``(n, L, 2D)`` read against their
+    reference ``(L, 2D)``, or None where the guard reads them plain: the plain head hears the
+    reference as less than ``config.VOICE_MIN_PLAIN`` neutral or calm."""
+    if modes.VOICE not in heads or modes.plain_share(heads[modes.PLAIN].predict_proba(reference)) < \
+            config.VOICE_MIN_PLAIN:
+        return None
+    return heads[modes.VOICE].predict_proba(stats - reference)
+
+
+def n_right(probs: np.ndarray, labels: np.ndarray, emotions: tuple[str, ...]) -> int:
+    """How many of the clips ``probs`` ``(n, C)`` read as their ``labels``, in a corpus's label space."""
+    return int((fold_absent(probs, emotions).argmax(1) == labels).sum())
 
 
 @dataclass
@@ -259,24 +267,21 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
             if len(calm) <= config.VOICE_REFERENCE_CLIPS:
                 continue
             ref = rng.choice(calm, config.VOICE_REFERENCE_CLIPS, replace=False)
-            reference = stats[test[ref]].mean(0)
             rest = np.setdiff1d(mine, ref)
-            if modes.VOICE in heads and plain_enough(heads[modes.PLAIN], reference, CORPORA[c].emotions):
-                out[modes.VOICE].probs[test[rest]] = heads[modes.VOICE].predict_proba(stats[test[rest]] - reference)
-                out[modes.VOICE].used[test[rest]] = True
-        def n_right(probs, rows):
-            return int((fold_absent(probs, CORPORA[c].emotions).argmax(1) == y[rows]).sum())
-
+            probs = read_voice(heads, stats[test[ref]].mean(0), stats[test[rest]])
+            if probs is not None:
+                out[modes.VOICE].probs[test[rest]], out[modes.VOICE].used[test[rest]] = probs, True
+        emotions = CORPORA[c].emotions
         for session in one_emotion_sessions(speakers, y):
             probs = read_adapted(heads[modes.ADAPTED], prior, stats[test[session]], plain[session])
-            failures[modes.ADAPTED].append((len(session), n_right(plain[session] if probs is None else probs, session),
-                                            n_right(plain[session], session)))
+            failures[modes.ADAPTED].append((len(session), n_right(plain[session] if probs is None else probs,
+                                                                  y[session], emotions),
+                                            n_right(plain[session], y[session], emotions)))
             ref, rest = session[:config.VOICE_REFERENCE_CLIPS], session[config.VOICE_REFERENCE_CLIPS:]
-            reference = stats[test[ref]].mean(0)
-            probs = plain[rest]
-            if modes.VOICE in heads and plain_enough(heads[modes.PLAIN], reference, CORPORA[c].emotions):
-                probs = heads[modes.VOICE].predict_proba(stats[test[rest]] - reference)
-            failures[modes.VOICE].append((len(rest), n_right(probs, rest), n_right(plain[rest], rest)))
+            probs = read_voice(heads, stats[test[ref]].mean(0), stats[test[rest]])
+            failures[modes.VOICE].append((len(rest), n_right(plain[rest] if probs is None else probs,
+                                                             y[rest], emotions),
+                                          n_right(plain[rest], y[rest], emotions)))
     for m, rows in failures.items():
         if not rows:
             continue
@@ -285,12 +290,6 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
                               "accuracy": round(float(in_mode / clips), 4),
                               "plain_accuracy": round(float(plain_right / clips), 4)}
     return out
-
-
-@dataclass
-class TrainedMode:
-    head: HeadEnsemble
-    mode: ReadingMode
 
 
 def calibrate_mode(cv: ModeCv, plain: ModeCv, data: Corpora, guard: dict) -> ReadingMode:
@@ -318,10 +317,11 @@ def calibrate_mode(cv: ModeCv, plain: ModeCv, data: Corpora, guard: dict) -> Rea
                        cv.one_emotion, guard)
 
 
-MODE_GUARDS = {  # recorded in the card: inference reads its guard from there
-    modes.ADAPTED: lambda: {"shrink_clips": config.ADAPT_SHRINK_CLIPS, "min_variety": config.ADAPT_MIN_VARIETY},
-    modes.VOICE: lambda: {"min_plain": config.VOICE_MIN_PLAIN},
-}
+def mode_guard(mode: str) -> dict:
+    """A mode's guard settings, recorded in the card: inference reads them from there."""
+    if mode == modes.ADAPTED:
+        return {"shrink_clips": config.ADAPT_SHRINK_CLIPS, "min_variety": config.ADAPT_MIN_VARIETY}
+    return {"min_plain": config.VOICE_MIN_PLAIN}
 
 
 def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,
@@ -350,12 +350,12 @@ def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,
                                                 + ", ".join(data.corpus_ids))
         transfer = transfer_reports(plain.probs, data, held_out_temperatures(plain.probs, data))
         for m in cards:
-            cards[m] = calibrate_mode(cv[m], plain, data, MODE_GUARDS[m]())
+            cards[m] = calibrate_mode(cv[m], plain, data, mode_guard(m))
             calibrations[m] = cards[m].calibration
     if speaker_probs is not None:
         speaker_report = speaker_fold_reports(speaker_probs, data, calibrations[modes.PLAIN].temperature)
     if not with_cv:  # uncalibrated heads for every mode, with their guards
-        cards = {m: ReadingMode(Calibration(), guard=MODE_GUARDS[m]()) for m in cards}
+        cards = {m: ReadingMode(Calibration(), guard=mode_guard(m)) for m in cards}
     heads = fit_modes(stats, data, np.ones(len(stats), bool), head_cfg, cfg)
     cards = {m: card if m in heads else None for m, card in cards.items()}
     for m, head in heads.items():

@@ -74,12 +74,19 @@ class ClipAnalysis:
     # heard so far, or the voice reference); 0 in plain mode.
     mode: str = modes.PLAIN
     mode_speech_s: float = 0.0
-    plain_lead: Prediction | None = None  # what the lead read plain, when its mode is not plain
+    # Every reading (model ids and FUSED) as read plain, when some reading was not: what a
+    # calibrated card says it read before. Empty when every reading is plain.
+    plain: dict[str, Prediction] = field(default_factory=dict)
 
     @property
     def lead_prediction(self) -> Prediction | None:
         """The reading the app and the CLI lead with (None when there is no speech)."""
         return self.fused if self.lead == FUSED else self.models.get(self.lead)
+
+    @property
+    def plain_lead(self) -> Prediction | None:
+        """What the lead reading read plain, when its mode is not plain."""
+        return self.plain.get(self.lead) if self.mode != modes.PLAIN else None
 
     @property
     def agreeing_models(self) -> list[str]:
@@ -186,19 +193,13 @@ def voice_reference(recordings: list[np.ndarray], models: list[EmotionModel]) ->
     stats = {m.id: np.mean([clip_statistics(m.frames(p)) for p in pieces], axis=0) for m in able}
     if able:
         judge = _best(able)
-        if _plain_share(judge, stats[judge.id]) < judge.card.voice.guard["min_plain"]:
-            probs = judge.predict_stats(stats[judge.id])
+        probs = judge.predict_stats(stats[judge.id])
+        if modes.plain_share(probs) < judge.card.voice.guard["min_plain"]:
             heard = judge.labels[int(np.argmax(probs))]
             raise NotPlainError(f"The reference sounds {heard}, not like an everyday voice: record it "
                                 "again reading the sentence plainly, as you would read a timetable.")
     speech_s = sum(audio_io.speech_activity(r).speech_s for r in recordings)
     return modes.VoiceReference(stats, speech_s)
-
-
-def _plain_share(model: EmotionModel, stats: np.ndarray) -> float:
-    """How much of ``model``'s plain reading of statistics ``(L, 2D)`` is neutral or calm."""
-    probs = dict(zip(model.labels, model.predict_stats(stats).tolist()))
-    return probs.get("neutral", 0.0) + probs.get("calm", 0.0)
 
 
 def _best(models: list[EmotionModel]) -> EmotionModel:
@@ -298,14 +299,15 @@ def _analysis(audio, activity, models, frames, offsets, fusion, context: Context
                     for w_start, w_end in audio_io.windows(len(audio))]
     lead = reports.lead_id([m.card for m in models], fusion)
     fused = fuse(clip, fusion)
-    lead_reading = fused if lead == FUSED else clip[lead]
-    mode, mode_speech_s, plain_lead = lead_reading.mode, 0.0, None
-    if mode != modes.PLAIN:
+    mode = (fused if lead == FUSED else clip[lead]).mode
+    plain, mode_speech_s = {}, 0.0
+    if any(p.mode != modes.PLAIN for p in clip.values()):  # the heads again, not the backbones
         plain = {m.id: _prediction(m, frames[m.id], Context()) for m in models}
-        plain_lead = fuse(plain, fusion) if lead == FUSED else plain[lead]
-        mode_speech_s = context.setting.speech_s if mode == modes.ADAPTED else context.voice.speech_s
+        plain[FUSED] = fuse(plain, fusion)
+        # Voice, when given, is what every model that can reads against (Context.mode_of).
+        mode_speech_s = (context.voice or context.setting).speech_s
     return ClipAnalysis(duration_s, True, activity.speech_s, clip, fused, timeline, lead, mode,
-                        mode_speech_s, plain_lead)
+                        mode_speech_s, plain)
 
 
 def _window(audio, start, end, offsets, models, frames, fusion, context: Context) -> WindowPrediction:

@@ -21,7 +21,7 @@ import numpy as np
 from ser import config
 from ser.backbones import Backbone, get_backbone
 from ser.cards import CardError, ModelCard, model_folders, read_card, write_card
-from ser.modes import SettingPrior
+from ser.modes import ADAPTED, PLAIN, VOICE, SettingPrior
 from ser.onnx_heads import OnnxHead, clip_statistics
 
 if TYPE_CHECKING:  # training and exporting need torch; loading for inference does not
@@ -31,7 +31,7 @@ HEAD_FILE = "head.safetensors"
 ADAPTED_HEAD_FILE = "adapted_head.safetensors"  # reads statistics normalised by their setting's
 VOICE_HEAD_FILE = "voice_head.safetensors"  # reads statistics minus the speaker's plain voice
 SETTING_PRIOR_FILE = "setting_prior.npz"  # modes.SettingPrior: a setting before any of it is heard
-MODE_HEAD_FILES = {"adapted": ADAPTED_HEAD_FILE, "voice": VOICE_HEAD_FILE}
+MODE_HEAD_FILES = {ADAPTED: ADAPTED_HEAD_FILE, VOICE: VOICE_HEAD_FILE}
 EXPORT_HINT = "run `python -m ser export-onnx --heads`"
 
 
@@ -104,28 +104,28 @@ class EmotionModel:
                 break
         return np.concatenate(parts, axis=1)
 
-    def predict_stats(self, stats: np.ndarray, mode: str = "plain", reference=None) -> np.ndarray:
+    def predict_stats(self, stats: np.ndarray, mode: str = PLAIN, reference=None) -> np.ndarray:
         """Calibrated class probabilities ``(n_classes,)`` of clip statistics ``(n_layers, 2 * dim)``
         read in ``mode`` (``ser.modes``): ``reference`` is, for "voice", the speaker's plain
         voice statistics ``(n_layers, 2 * dim)``; for "adapted", the setting's (mean, std)."""
-        if mode == "voice":
+        if mode == VOICE:
             return self.voice_head.predict_proba(stats - reference)
-        if mode == "adapted":
+        if mode == ADAPTED:
             mean, std = reference
             return self.adapted_head.predict_proba((stats - mean) / std)
         return self.head.predict_proba(stats)
 
-    def predict_frames(self, frames: np.ndarray, mode: str = "plain", reference=None) -> np.ndarray:
+    def predict_frames(self, frames: np.ndarray, mode: str = PLAIN, reference=None) -> np.ndarray:
         """``predict_stats`` of frames ``(n_layers, n_frames, dim)``."""
         return self.predict_stats(clip_statistics(frames), mode, reference)
 
-    def predict_proba(self, audio: np.ndarray, mode: str = "plain", reference=None) -> np.ndarray:
+    def predict_proba(self, audio: np.ndarray, mode: str = PLAIN, reference=None) -> np.ndarray:
         """Calibrated class probabilities ``(n_classes,)`` of 16 kHz mono audio, in ``labels`` order."""
         return self.predict_frames(self.frames(audio), mode, reference)
 
     def can_read(self, mode: str) -> bool:
-        return {"plain": True, "adapted": self.adapted_head is not None and self.setting_prior is not None,
-                "voice": self.voice_head is not None}[mode]
+        return {PLAIN: True, ADAPTED: self.adapted_head is not None and self.setting_prior is not None,
+                VOICE: self.voice_head is not None}[mode]
 
 
 def onnx_file(weights_file: str) -> str:

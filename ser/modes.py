@@ -56,6 +56,12 @@ def subtract_neutral_means(stats: np.ndarray, speakers, labels) -> tuple[np.ndar
     return out, kept
 
 
+def plain_share(probs: np.ndarray) -> float:
+    """How much of a reading ``(C,)`` (``config.EMOTIONS`` order) is neutral or calm: the voice
+    mode's guard, on the plain head's reading of a reference."""
+    return float(probs[config.EMOTIONS.index("neutral")] + probs[config.EMOTIONS.index("calm")])
+
+
 @dataclass(frozen=True)
 class SettingPrior:
     """What a setting is assumed to sound like before any of it is heard: the mean over

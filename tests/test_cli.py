@@ -139,9 +139,9 @@ def test_predict_calibrated_to_a_voice_needs_enough_plain_speech(example_clip, t
     assert main(["predict", str(example_clip), "--calibrate-with", str(short)]) == 2
     assert "needs at least 3 s" in capsys.readouterr().err
     # A reference no model hears as plain is refused, with a warning, and the clip reads plain.
-    from ser import inference
+    from ser import modes
 
-    monkeypatch.setattr(inference, "_plain_share", lambda model, stats: 0.0)
+    monkeypatch.setattr(modes, "plain_share", lambda probs: 0.0)
     assert main(["predict", str(example_clip), "--calibrate-with", *[str(neutral)] * 3]) == 0
     out, err = capsys.readouterr()
     assert "warning: not calibrated, reading plain. The reference sounds" in err

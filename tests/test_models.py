@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from ser import config, inference
+from ser import config, inference, modes
 from ser.cards import CARD_FILE, BackboneInfo, ModelCard, model_folders
 from ser.corpora import CORPORA
 from ser.heads import HeadConfig, HeadEnsemble
@@ -212,7 +212,7 @@ def test_rows_and_dict_agree(shipped, make_speech):
 
 
 def test_a_voice_reference_marks_the_analysis_and_its_rows_as_calibrated(shipped, make_speech, monkeypatch):
-    monkeypatch.setattr(inference, "_plain_share", lambda model, stats: 1.0)  # past the guard
+    monkeypatch.setattr(modes, "plain_share", lambda probs: 1.0)  # past the guard
     voice = voice_reference([make_speech(12.0, seed=1)], shipped)
     assert voice.speech_s > config.MIN_CALIBRATION_SPEECH_S
     plain = analyse(make_speech(3.0), shipped)
@@ -221,10 +221,11 @@ def test_a_voice_reference_marks_the_analysis_and_its_rows_as_calibrated(shipped
     assert {row["mode"] for row in result.to_rows()} == {"voice"}
     assert result.mode_speech_s == voice.speech_s
     assert result.plain_lead == plain.lead_prediction
+    assert result.plain == {**plain.models, "fused": plain.fused}  # what every card read before
 
 
 def test_a_reference_that_does_not_sound_plain_is_refused(shipped, make_speech, monkeypatch):
-    monkeypatch.setattr(inference, "_plain_share", lambda model, stats: 0.0)
+    monkeypatch.setattr(modes, "plain_share", lambda probs: 0.0)
     with pytest.raises(inference.NotPlainError, match="not like an everyday voice"):
         voice_reference([make_speech(12.0, seed=1)], shipped)
 

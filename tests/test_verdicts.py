@@ -47,19 +47,21 @@ def test_an_unsure_reading_is_a_grey_question_without_a_big_percentage():
 
 def test_a_calibrated_reading_says_so_and_what_it_read_plainly_where_that_differs():
     plain_clip = analysis(whisper=prediction("calm", 0.3, second="sad", unsure=True), mfcc=prediction("sad"))
+    heard_plain = {**plain_clip.models, FUSED: plain_clip.fused}
     calibrated = replace(analysis(whisper=prediction("calm", 0.68, mode="voice"),
-                                  mfcc=prediction("sad", mode="voice"), fused_mode="voice"), mode="voice")
-    lines = calibration_lines(calibrated, "calibrated to your voice (9 s of speech)", plain_clip)
+                                  mfcc=prediction("sad", mode="voice"), fused_mode="voice"),
+                         mode="voice", plain=heard_plain)
+    lines = calibration_lines(calibrated, "calibrated to your voice (9 s of speech)")
     assert lines["whisper"] == "calibrated to your voice (9 s of speech); before: calm or sad?"
     assert lines["mfcc"] == lines[FUSED] == "calibrated to your voice (9 s of speech)"  # read the same
     cards = verdicts_html(calibrated, NAMES, lines)
     assert cards.count("ser-calibrated") == 3 and "before: calm or sad?" in cards
     # A model whose guard read the clip plain claims no calibration.
     partly = replace(analysis(whisper=prediction("calm", 0.68, mode="adapted"), mfcc=prediction("sad"),
-                              fused_mode="mixed"), mode="adapted")
-    assert set(calibration_lines(partly, "adapted to this setting (3 clips, 9 s of speech)", plain_clip)) == {
+                              fused_mode="mixed"), mode="adapted", plain=heard_plain)
+    assert set(calibration_lines(partly, "adapted to this setting (3 clips, 9 s of speech)")) == {
         "whisper", FUSED}
-    assert calibration_lines(plain_clip, "calibrated to your voice (9 s of speech)", None) == {}
+    assert calibration_lines(plain_clip, "calibrated to your voice (9 s of speech)") == {}
 
 
 def test_names_in_the_cards_are_escaped():

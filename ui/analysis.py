@@ -244,18 +244,16 @@ def readings(analysis: ClipAnalysis) -> dict[str, Prediction]:
             **{k: p for k, p in everything.items() if k != analysis.lead}}
 
 
-def calibration_lines(analysis: ClipAnalysis, note: str | None,
-                      before: ClipAnalysis | None = None) -> dict[str, str]:
+def calibration_lines(analysis: ClipAnalysis, note: str | None) -> dict[str, str]:
     """Reading id -> what its card says about the calibration: ``note`` (how it was calibrated)
-    and, where ``before`` (the same clip heard plainly) read otherwise, what it read there."""
+    and, where the same reading heard plainly (``analysis.plain``) differs, what it read there."""
     if analysis.mode == "plain" or not note:
         return {}
-    earlier = readings(before) if before and before.speech else {}
     lines = {}
     for reading_id, prediction in readings(analysis).items():
         if prediction.mode == "plain":  # a model whose guard read the clip plain says nothing
             continue
-        was = earlier.get(reading_id)
+        was = analysis.plain.get(reading_id)
         changed = was and (was.label, was.unsure) != (prediction.label, prediction.unsure)
         lines[reading_id] = note + (f"; before: {reading_text(was)}" if changed else "")
     return lines
@@ -355,13 +353,11 @@ def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = Fa
             return None
     names = model_names(models)
     if analysis.speech:
-        # A calibrated reading says so, and what it read plainly where that differs.
-        before = _analysis(digest, None, audio, models, None) if analysis.mode != "plain" else None
-        before = before if isinstance(before, ClipAnalysis) else None
         if shows_timeline(analysis):
             show_segments(analysis, names, key)
+        # A calibrated reading says so, and what it read plainly where that differs.
         note = setting_note(setting.setting) if analysis.mode == ADAPTED and setting else calibration_note()
-        show_verdicts(analysis, names, calibration_lines(analysis, note, before), key, setting)
+        show_verdicts(analysis, names, calibration_lines(analysis, note), key, setting)
     else:
         st.warning(f"**No speech detected**: only {analysis.speech_s:.1f} s of this "
                    f"{analysis.duration_s:.1f} s clip sounds like a voice, so no emotion was predicted. "

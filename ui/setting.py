@@ -4,6 +4,7 @@ live session) read among each other (``ser.modes``), kept in that visitor's sess
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 
 import streamlit as st
@@ -12,8 +13,8 @@ from ser.inference import hear
 from ser.modes import Setting
 from ui.resources import require_models
 
-# Session key: {page: {"on": bool, "digest": str | None, "setting": Setting}}. One setting per
-# page: the uploads of a session and its live takes need not share a room.
+# Session key: {page: {"on": bool, "digest": str | None, "setting": Setting, "id": str}}. One
+# setting per page: the uploads of a session and its live takes need not share a room.
 SETTING_STATE = "settings"
 
 
@@ -29,11 +30,7 @@ class PageSetting:
 
 def _state(page: str) -> dict:
     settings = st.session_state.setdefault(SETTING_STATE, {})
-    return settings.setdefault(page, {"on": False, "digest": None, "setting": Setting()})
-
-
-def is_on(page: str) -> bool:
-    return _state(page)["on"]
+    return settings.setdefault(page, {"on": False, "digest": None, "setting": Setting(), "id": uuid.uuid4().hex})
 
 
 def _toggle_key(page: str) -> str:
@@ -49,7 +46,7 @@ def switch(page: str, on: bool) -> None:
 def adapt_toggle(page: str, label: str, help_text: str) -> bool:
     """The switch for ``page``'s setting; returns whether adapting is on."""
     key = _toggle_key(page)
-    st.session_state.setdefault(key, is_on(page))
+    st.session_state.setdefault(key, _state(page)["on"])
     on = st.toggle(label, key=key, help=help_text)
     _state(page)["on"] = on
     return on
@@ -79,13 +76,14 @@ def session_setting(page: str) -> PageSetting | None:
     state = _state(page)
     if not state["on"]:
         return None
-    setting = state["setting"]
-    return PageSetting(page, f"{id(setting)}-{setting.n_clips}", setting)
+    # Named by a random id of this visitor's setting (analyses are cached for the whole server,
+    # and an object's id() can be reused by another visitor's) and by how much it has heard.
+    return PageSetting(page, f"{state['id']}-{state['setting'].n_clips}", state["setting"])
 
 
 def reset(page: str) -> None:
     """Forget what ``page``'s setting heard (a new room, a new speaker)."""
-    _state(page).update(digest=None, setting=Setting())
+    _state(page).update(digest=None, setting=Setting(), id=uuid.uuid4().hex)
 
 
 def setting_note(setting: Setting) -> str:
