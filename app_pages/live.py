@@ -33,7 +33,7 @@ from ui.voice import calibration_note, current_voice, voice_panel
 RESULT_STATE = "live_result"  # session key: the latest take or recording, shown under the tabs
 STREAM_KEY = "live-mic"  # the stream component's key (its context in session state)
 STREAM_BOX_KEY = "live-stream"  # the container of START/STOP, above the live view: scrolled to at START
-SETTING_PAGE = "live"  # ui.setting: the session's live setting, apart from the Upload page's
+PAGE = "live"  # this page's own setting and voice reference (ui.setting, ui.voice), apart from Upload's
 CLIP_STATE = "live_clip_id"  # session key: the recording last analysed, so a rerun does not redo it
 VERDICT_HEIGHT_PX = 270  # the live reading's box: fixed, so the page does not jump as it updates
 
@@ -99,8 +99,8 @@ def show_window(result: WindowResult, window: np.ndarray, now_s: float, names: d
         else:
             st.info(f"No speech in the last {result.duration_s:.0f} s.", icon="🤫")
         return
-    adapted = session_setting(SETTING_PAGE)
-    note = setting_note(adapted.setting) if analysis.mode == ADAPTED and adapted else calibration_note()
+    adapted = session_setting(PAGE)
+    note = setting_note(adapted.setting) if analysis.mode == ADAPTED and adapted else calibration_note(PAGE)
     st.markdown(verdicts_html(analysis, names, calibration_lines(analysis, note)), unsafe_allow_html=True)
     st.caption(f"The last {result.duration_s:g} s, heard {lag_s:.1f} s ago.")
 
@@ -156,8 +156,8 @@ def analysers() -> tuple[RollingAnalysis, TakeAnalyser] | None:
         models = require_models()
         state.live_rolling = RollingAnalysis(models, get_fusion())
         state.live_take = TakeAnalyser(models, get_fusion())
-    state.live_rolling.voice = (current_voice() or (None, None))[1]
-    adapted = session_setting(SETTING_PAGE)
+    state.live_rolling.voice = (current_voice(PAGE) or (None, None))[1]
+    adapted = session_setting(PAGE)
     state.live_rolling.setting = adapted.setting if adapted else None
     return state.live_rolling, state.live_take
 
@@ -165,10 +165,10 @@ def analysers() -> tuple[RollingAnalysis, TakeAnalyser] | None:
 def close_take(recording: LiveRecording) -> None:
     """The take, analysed (all but its tail already was, while it was recorded), as the page's result."""
     take = recording.take()
-    voice = current_voice()
+    voice = current_voice(PAGE)
     analysis = None
     ready = analysers()
-    adapted = session_setting(SETTING_PAGE)
+    adapted = session_setting(PAGE)
     if ready is not None and len(take) >= config.MIN_DURATION_S * config.SAMPLE_RATE:
         analysis = ready[1].finish(take, voice[1] if voice else None, adapted.setting if adapted else None)
     st.session_state[RESULT_STATE] = {"take": {
@@ -234,11 +234,11 @@ def show_take(take: dict) -> None:
         st.warning(f"{err} Press START, speak for a few seconds, then press STOP.")
         st.audio(wav, format="audio/wav")
     else:
-        voice = current_voice()
+        voice = current_voice(PAGE)
         # The analysis made at STOP holds while the voice calibration and setting it used do.
-        adapted = session_setting(SETTING_PAGE)
+        adapted = session_setting(PAGE)
         same = take["voice"] == (voice and voice[0]) and (adapted is None) == (take["setting"] is None)
-        render_analysis(audio, take["name"], key="live-take", own_voice=True,
+        render_analysis(audio, take["name"], key="live-take", voice=PAGE,
                         analysis=take["analysis"] if same else None, setting=adapted)
     # After the analysis, whose verdict then opens the take on a projector's first screen;
     # on_click="ignore": downloading must not rerun the page.
@@ -315,20 +315,21 @@ def one_clip() -> None:
 def setting_panel() -> None:
     """Adapting to this session: every window the stream hears joins the session's setting."""
     with st.container(horizontal=True, vertical_alignment="center"):
-        on = adapt_toggle(SETTING_PAGE, "Adapt to this session",
+        on = adapt_toggle(PAGE, "Adapt to this session",
                           "The models read each moment against what they heard so far in this session "
                           "(your room, your microphone, your voice) rather than against the corpora "
                           "they learnt on. It needs a minute of varied speech to help; while everything "
                           "heard sounds alike, they read each moment alone.")
-        adapted = session_setting(SETTING_PAGE)
+        adapted = session_setting(PAGE)
         if on and adapted:
             heard = adapted.setting
             st.caption(f"Heard so far: {heard.n_clips} stretch{'es' if heard.n_clips != 1 else ''}, "
                        f"{heard.speech_s:.0f} s of speech.")
-            st.button("Start afresh", key="adapt-reset", on_click=reset_setting, args=(SETTING_PAGE,))
+            st.button("Start afresh", key="adapt-reset", on_click=reset_setting, args=(PAGE,))
 
 
-voice_panel()
+voice_panel(PAGE, "Every voice sounds different before any emotion. Record yourself reading "
+            "this passage **in your everyday voice**, neither acting nor whispering.")
 setting_panel()
 stream_tab, clip_tab = st.tabs([":material/graphic_eq: Continuous", ":material/mic: One clip"])
 with stream_tab:
@@ -344,7 +345,7 @@ if latest:
         if "take" in latest:
             show_take(latest["take"])
         else:
-            show_clip(latest["clip"], key="live-clip", own_voice=True)
+            show_clip(latest["clip"], key="live-clip", voice=PAGE)
     bring_new_result_into_view()
 # STOP, the meter and the reading on one screen, once per take. Last on the page: an element
 # drawn above the stream would make the browser re-create its component.

@@ -132,6 +132,24 @@ def test_upload_page_reads_a_batch_adapted_to_its_setting_and_one_click_reads_ea
     assert verdicts(at) == alone and not at.toggle(key="adapt-upload").value
 
 
+def test_upload_page_reads_the_files_against_the_speakers_voice_but_not_the_examples(make_speech):
+    at = run_page("upload.py")
+    at.file_uploader(key="voice-file-upload").set_value(
+        [("reference.wav", to_wav_bytes(make_speech(12.0, seed=3)), "audio/wav")]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(e.label.startswith("Calibrated to the speaker's voice: on (") for e in at.expander)
+    at.file_uploader[0].set_value([("mine.flac", EXAMPLE.read_bytes(), "audio/flac")]).run()
+    next(b for b in at.button if b.key.startswith("example-")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    example, upload = verdicts(at)  # newest first
+    assert "calibrated to the speaker" in upload  # Whisper base at least (the quote is escaped)
+    assert "calibrated" not in example  # an actor's clip is not the speaker's voice
+    # One click reads the files plainly again; the reference stays, switched off.
+    at.button(key=next(b.key for b in at.button if b.key.endswith("-voice-off"))).click().run()
+    assert not any("calibrated" in cards for cards in verdicts(at))
+    assert any(e.label.startswith("Calibrated to the speaker's voice: off (") for e in at.expander)
+
+
 def test_the_upload_limits_agree_and_admit_every_clip_within_the_length_limit():
     import tomllib
 

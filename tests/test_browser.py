@@ -433,7 +433,7 @@ def test_one_clip_recorded_from_the_microphone_is_analysed(page, app_url):
     # cards: tests/test_live_page.py.)
     page.get_by_text("Calibrate to my voice").click()
     expect(page.get_by_text("in your everyday voice")).to_be_visible()
-    page.locator(".st-key-voice-recording [data-testid='stAudioInputActionButton']").click()
+    page.locator(".st-key-voice-recording-live [data-testid='stAudioInputActionButton']").click()
     expect(stop, "the calibration recorder did not start").to_be_visible(timeout=15_000)
     page.wait_for_timeout(8_000)  # two loops of the clip: more than the 3 s of speech it needs
     stop.click()

@@ -70,8 +70,8 @@ def test_a_too_short_recording_is_explained(live_page):
 
 def test_a_calibrated_reading_says_so_and_one_click_turns_it_off(live_page, make_speech):
     reference = voice_reference([make_speech(12.0, seed=3)], load_models())
-    live_page.session_state[VOICE_STATE] = {"digest": "test", "speech_s": 9.4, "reference": reference,
-                                           "on": True}
+    live_page.session_state[VOICE_STATE] = {"live": {"digest": "test", "speech_s": 9.4, "reference": reference,
+                                                     "on": True}}
     audio, rate = sf.read(EXAMPLE, dtype="float32")
     at = record(live_page, to_wav_bytes(audio, rate))
     assert any(e.label == "Calibrated to your voice: on (9 s of speech)" for e in at.expander)

@@ -71,6 +71,7 @@ class Clip:
     error: str | None = None
     note: str | None = None  # markdown shown above the analysis, e.g. where the clip comes from
     label: str | None = None  # the emotion acted, when known (RAVDESS file names say it)
+    example: bool = False  # one of the shipped clips: an actor's voice, not the visitor's
     id: int = 0
 
 
@@ -123,13 +124,14 @@ def _signal_figure(digest: str, _audio: np.ndarray) -> go.Figure:
     return plots.signal_figure(_audio)
 
 
-def decode(data: bytes, name: str, note: str | None = None, label: str | None = None) -> Clip:
+def decode(data: bytes, name: str, note: str | None = None, label: str | None = None,
+           example: bool = False) -> Clip:
     """A visitor's file as a ``Clip``: decoded to 16 kHz mono, or with the one-line reason
     it cannot be analysed (not audio, empty, too short or too long)."""
     try:
         # Not cached: the session keeps the samples it needs, and a process-wide cache of
         # decoded clips (7.7 MB per 2 minutes) would outlive the visitors who sent them.
-        return Clip(name, load_audio(data), note=note, label=label, id=next(_ids))
+        return Clip(name, load_audio(data), note=note, label=label, example=example, id=next(_ids))
     except AudioError as err:
         return Clip(name, None, f"{plain(name)} cannot be analysed: {err}", id=next(_ids))
 
@@ -154,19 +156,20 @@ def bring_new_result_into_view() -> None:
         bring_into_view(f".st-key-{RESULT_KEY}", then=".ser-cards")  # the newest result's cards
 
 
-def show_kept(state_key: str, setting: PageSetting | None = None) -> None:
+def show_kept(state_key: str, setting: PageSetting | None = None, voice: str | None = None) -> None:
     """The session's clips under ``state_key``, newest first, each analysed in its own box
-    (among the others, when ``setting`` is given)."""
+    (among the others, when ``setting`` is given; against ``voice``'s reference: see ``show_clip``)."""
     with st.container(key=RESULT_KEY):
         for clip in st.session_state.get(state_key, []):
             with st.container(border=True):
-                show_clip(clip, key=f"clip-{clip.id}", setting=setting)
+                show_clip(clip, key=f"clip-{clip.id}", voice=voice, setting=setting)
     bring_new_result_into_view()
 
 
-def show_clip(clip: Clip, key: str, own_voice: bool = False, setting: PageSetting | None = None) -> None:
+def show_clip(clip: Clip, key: str, voice: str | None = None, setting: PageSetting | None = None) -> None:
     """One clip: its name (as typed, never as markdown), its note, and its analysis or error
-    (``own_voice``, ``setting``: see ``render_analysis``)."""
+    (``voice``, ``setting``: see ``render_analysis``; an example clip is another voice, never
+    read against the page's)."""
     if clip.error:
         st.error(clip.error)
         return
@@ -174,7 +177,8 @@ def show_clip(clip: Clip, key: str, own_voice: bool = False, setting: PageSettin
     if clip.note:
         st.caption(clip.note)
     mark = st.empty()  # filled once the analysis says whether the models got it right
-    analysis = render_analysis(clip.audio, clip.name, key=key, own_voice=own_voice, setting=setting)
+    analysis = render_analysis(clip.audio, clip.name, key=key, voice=None if clip.example else voice,
+                               setting=setting)
     if analysis and clip.label and analysis.speech:
         text = known_label_text(analysis, clip.label, model_names(require_models()))
         if analysis.lead_prediction.label == clip.label:
@@ -293,15 +297,15 @@ def agreement_text(analysis: ClipAnalysis, names: dict[str, str]) -> str:
 
 
 def show_verdicts(analysis: ClipAnalysis, names: dict[str, str], calibrated: dict[str, str],
-                  key: str, setting: PageSetting | None = None) -> None:
+                  key: str, voice: str | None = None, setting: PageSetting | None = None) -> None:
     st.markdown(verdicts_html(analysis, names, calibrated), unsafe_allow_html=True)
     st.markdown(f"**{agreement_text(analysis, names)}** "
                 f"{analysis.duration_s:.1f} s clip, {analysis.speech_s:.1f} s of it speech.")
     if analysis.mode == ADAPTED and setting:
         st.button("Read each clip alone", key=f"{key}-adapt-off", on_click=switch_setting,
                   args=(setting.page, False), icon=":material/tune:")
-    elif calibrated:
-        turn_off_button(key=f"{key}-voice-off")
+    elif calibrated and voice:
+        turn_off_button(voice, key=f"{key}-voice-off")
 
 
 def show_segments(analysis: ClipAnalysis, names: dict[str, str], key: str) -> None:
@@ -327,7 +331,7 @@ def _downloads(analysis: ClipAnalysis, name: str, key: str) -> None:
                            icon=":material/download:")
 
 
-def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = False,
+def render_analysis(audio: np.ndarray, name: str, key: str, voice: str | None = None,
                     analysis: ClipAnalysis | None = None, setting: PageSetting | None = None
                     ) -> ClipAnalysis | None:
     """Analyse 16 kHz mono float32 ``audio`` ``(n_samples,)`` with every model and lay
@@ -336,8 +340,8 @@ def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = Fa
 
     ``name`` labels the downloads; ``key`` must be unique on the page (it prefixes
     the widgets' keys). The analysis and the signal figure are cached by a hash of
-    the audio, so reruns do not recompute them. ``own_voice``: the clip is the visitor's
-    own voice, so a calibration to it (``ui.voice``) applies. ``setting``: the clips it is
+    the audio, so reruns do not recompute them. ``voice``: the page whose voice
+    reference (``ui.voice``) applies, when the clip is of that voice. ``setting``: the clips it is
     read among (``ui.setting``), when the visitor adapts to them. ``analysis``: this audio's
     analysis when the caller already has it (a live take, analysed while it was recorded),
     made with the same voice calibration. Returns the analysis, or None when the models failed
@@ -346,8 +350,8 @@ def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = Fa
     models = require_models()
     digest = audio_digest(audio)
     if analysis is None:
-        voice_digest, voice = (current_voice() if own_voice else None) or (None, None)
-        analysis = _analysis(digest, voice_digest, audio, models, voice, setting)
+        voice_digest, reference = (current_voice(voice) if voice else None) or (None, None)
+        analysis = _analysis(digest, voice_digest, audio, models, reference, setting)
         if isinstance(analysis, str):
             st.error(f"{plain(name)} cannot be analysed: {analysis}")
             return None
@@ -356,8 +360,9 @@ def render_analysis(audio: np.ndarray, name: str, key: str, own_voice: bool = Fa
         if shows_timeline(analysis):
             show_segments(analysis, names, key)
         # A calibrated reading says so, and what it read plainly where that differs.
-        note = setting_note(setting.setting) if analysis.mode == ADAPTED and setting else calibration_note()
-        show_verdicts(analysis, names, calibration_lines(analysis, note), key, setting)
+        note = (setting_note(setting.setting) if analysis.mode == ADAPTED and setting
+                else voice and calibration_note(voice))
+        show_verdicts(analysis, names, calibration_lines(analysis, note), key, voice, setting)
     else:
         st.warning(f"**No speech detected**: only {analysis.speech_s:.1f} s of this "
                    f"{analysis.duration_s:.1f} s clip sounds like a voice, so no emotion was predicted. "
