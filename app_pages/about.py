@@ -18,9 +18,12 @@ the sound, and a small network, trained here, turns that stream into a probabili
 each of {len(config.EMOTIONS)} emotions: {", ".join(config.EMOTIONS)}.
 The studio leads with the reading that scored best on a corpus it never heard. *All models*
 combines the models' probabilities with weights fitted on such corpora. Each model's
-confidence is rescaled on corpora it never heard, so that "70 %" means right about 70 %
-of the time there; when the top probability is under 50 %, it names its two likeliest
-emotions as a question ("angry or sad?") instead of pretending to be sure.
+confidence is rescaled twice: for a clip that sounds like the corpora it learnt on, on new
+speakers of those corpora; for any other clip, on corpora it never heard. Either way "70 %"
+means right about 70 % of the time there. Where the confidence is too low (under 50 % for a
+familiar clip; for any other, under the level from which readings of corpora never heard
+were right 70 % of the time), it names its two likeliest emotions as a question ("angry or
+sad?") instead of pretending to be sure.
 """)
 
 st.subheader("What the models can and cannot do")

@@ -8,7 +8,7 @@ from ser.circumplex import CITATION as CIRCUMPLEX_CITATION
 from ser.corpora import CORPORA
 from ser.reports import MODE_TITLES, MODES, NOT_CROSS_VALIDATED, headlines
 from ui.charts import show_figure
-from ui.resources import FUSED_NAME, card_names, get_fusion, listens_to, short_name
+from ui.resources import FUSED_NAME, card_names, familiar_note, get_fusion, listens_to, short_name
 from ui.scores import (arousal_frame, headline_text, lead_headlines, show_glossary, show_table,
                        speaker_fold_frame, transfer_frame)
 
@@ -116,7 +116,8 @@ for card in cards:
                         f"{backbone.frame_rate_hz:g} times a second\n"
                         "- **Emotion model on top:** a small network on each layer's average and "
                         "spread over the clip, trained here; its confidence is rescaled on "
-                        f"corpora it never heard (temperature {card.calibration.temperature:.2f})")
+                        f"corpora it never heard (temperature {card.calibration.temperature:.2f})"
+                        f"{familiar_note(card)}")
 
 st.subheader("Data and citation")
 corpora = sorted({c for card in cards for c in card.training.get("corpora", [])})

@@ -69,6 +69,27 @@ def fit_fusion(prob_list: list[np.ndarray], y_true, corpora, corpus_emotions) ->
     return result.x
 
 
+def sure_threshold(probs: np.ndarray, y_true, corpora, corpus_emotions: dict[str, tuple[str, ...]],
+                   target: float = config.SURE_ACCURACY, min_sure: int = config.MIN_SURE_READINGS) -> float:
+    """The lowest calibrated top probability, from ``config.UNSURE_BELOW`` up in steps of 0.01,
+    at which the readings ``probs`` ``(n_clips, n_classes)`` at or above it are right at least
+    ``target`` of the time (in each clip's corpus's label space), at least ``min_sure`` of them;
+    1.0 (never sure) where no such threshold exists."""
+    y_true, corpora = np.asarray(y_true), np.asarray(corpora)
+    confidence, correct = np.zeros(len(y_true)), np.zeros(len(y_true), bool)
+    for corpus in np.unique(corpora):
+        rows = corpora == corpus
+        folded = fold_absent(probs[rows], corpus_emotions[corpus])
+        confidence[rows], correct[rows] = folded.max(1), folded.argmax(1) == y_true[rows]
+    for threshold in np.arange(round(config.UNSURE_BELOW * 100), 100) / 100:
+        sure = confidence >= threshold
+        if sure.sum() < min_sure:
+            break
+        if correct[sure].mean() >= target:
+            return float(threshold)
+    return 1.0
+
+
 def unsure(confidence: float | np.ndarray, threshold: float = config.UNSURE_BELOW):
     """Whether a calibrated top probability is too low to state as a verdict."""
     return np.asarray(confidence) < threshold

@@ -41,6 +41,20 @@ class Calibration:
 
 
 @dataclass(frozen=True)
+class Familiar:
+    """How a plain reading of a clip that sounds like the corpora the model learnt on
+    (``ser.familiarity`` score at or above ``above``) is calibrated: on new speakers of those
+    corpora (folds by speaker), where the model is right far more often than on a corpus it
+    never heard. Every other clip keeps the card's own calibration."""
+
+    above: float
+    calibration: Calibration
+    # Measured: the share of clips counted familiar among new speakers' clips of the training
+    # corpora ("speaker_folds") and among clips of corpora never heard ("transfer").
+    share: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ReadingMode:
     """A head that reads a clip in the light of more than the clip (``ser.modes``): its own
     calibration, how it measured, and the guard that sends it back to plain."""
@@ -71,6 +85,7 @@ class ModelCard:
     head: dict  # {"config": HeadConfig dict, "n_members": int, "layer_weights": [[...], ...]}
     training: dict  # {"corpora": [...], "data": str, "data_sha256": str, "config": TrainConfig dict}
     calibration: Calibration = field(default_factory=Calibration)
+    familiar: Familiar | None = None  # None: one calibration for every clip
     # Folds by speaker inside every corpus: {"corpora": {corpus: transfer report},
     # "ravdess_8_class": score report} or None when not cross-validated.
     speaker_folds: dict | None = None
@@ -101,6 +116,9 @@ class ModelCard:
         values = {k: v for k, v in data.items() if k in known}
         values["backbone"] = BackboneInfo(**data["backbone"])
         values["calibration"] = Calibration(**data.get("calibration", {}))
+        if data.get("familiar"):
+            values["familiar"] = Familiar(**data["familiar"] | {
+                "calibration": Calibration(**data["familiar"]["calibration"])})
         for mode in ("adapted", "voice"):
             values[mode] = ReadingMode.from_dict(data[mode]) if data.get(mode) else None
         return cls(**values)

@@ -348,6 +348,10 @@ def cmd_models(args: argparse.Namespace) -> int:
                      f"  measured: {cv_headline(card)}",
                      f"  unsure below {card.calibration.unsure_below:.0%} (temperature "
                      f"{card.calibration.temperature:.2f}, fitted on {card.calibration.fitted_on})"]
+            if card.familiar:  # clips that sound like the training corpora
+                familiar = card.familiar.calibration
+                lines.append(f"  familiar clips: unsure below {familiar.unsure_below:.0%} (temperature "
+                             f"{familiar.temperature:.2f}, fitted on {familiar.fitted_on})")
         except CardError as err:
             lines = [f"{folder.name}: unreadable card ({err})"]
         print("\n".join(lines))

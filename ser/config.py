@@ -61,6 +61,11 @@ def feature_parameters() -> dict:
 # A calibrated top probability below this reads as "unsure": the model is then more
 # likely wrong than right, so the app asks ("angry or sad?") instead of stating.
 UNSURE_BELOW = 0.5
+# Where that is not enough: a reading of a clip unlike the training corpora, or read in a mode,
+# is sure only from the top probability at which such readings of corpora never heard were
+# right this often (calibration.sure_threshold), counted over at least MIN_SURE_READINGS.
+SURE_ACCURACY = 0.70
+MIN_SURE_READINGS = 20
 # The fused verdict leads only when its mean UAR on left-out corpora beats the best single
 # model's by this much: a tie goes to the single model, whose reading an audience can trace.
 FUSED_LEAD_MARGIN = 0.01

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ser import calibration, config, evaluation, featurestore, modes
+from ser import calibration, config, evaluation, familiarity, featurestore, modes
 from ser.backbones import REGISTRY, get_backbone
-from ser.cards import BackboneInfo, Calibration, ModelCard, ReadingMode
+from ser.cards import BackboneInfo, Calibration, Familiar, ModelCard, ReadingMode
 from ser.corpora import CORPORA, citations, index_corpora
 from ser.heads import HeadConfig, HeadEnsemble
 from ser.labels import allowed_mask, fold_absent
@@ -95,39 +95,86 @@ def clip_stats(kind: str, data: Corpora, checkpoint: str | None = None, progress
     return featurestore.dataset_statistics(get_backbone(kind, checkpoint), data.clips["path"], progress)
 
 
-def held_out_temperatures(probs: np.ndarray, data: Corpora, rows: np.ndarray | None = None) -> dict[str, float]:
-    """For each corpus, the temperature fitted on the other corpora's left-out predictions
-    (those in ``rows``, default all): the temperature a corpus no model or calibration ever saw
-    would get."""
+@dataclass(frozen=True)
+class PlainConfidence:
+    """How a plain reading is calibrated (``cards.Familiar``): clips at or above familiarity
+    ``above`` at ``familiar_t`` and unsure under ``config.UNSURE_BELOW``, the others at
+    ``unfamiliar_t`` and unsure under ``unsure_below``."""
+
+    above: float
+    familiar_t: float
+    unfamiliar_t: float
+    unsure_below: float
+
+    def read(self, probs: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Uncalibrated probabilities ``(n, n_classes)`` of clips of familiarity ``scores``
+        ``(n,)``: calibrated, and each clip's unsure threshold ``(n,)``."""
+        familiar = scores >= self.above
+        calibrated = np.where(familiar[:, None], calibration.sharpen(probs, self.familiar_t),
+                              calibration.sharpen(probs, self.unfamiliar_t))
+        return calibrated, np.where(familiar, config.UNSURE_BELOW, self.unsure_below)
+
+
+@dataclass(frozen=True)
+class HeldOutScores:
+    """Every clip's cross-validated plain reading and familiarity, as a model that never heard
+    its speaker, and one that never heard its corpus, gives them (``familiarity.held_out``)."""
+
+    speaker_probs: np.ndarray  # (n_clips, n_classes), uncalibrated
+    corpus_probs: np.ndarray
+    new_speaker: np.ndarray  # (n_clips,)
+    new_corpus: np.ndarray
+
+
+def fit_plain_confidence(scores: HeldOutScores, data: Corpora, rows: np.ndarray) -> PlainConfidence:
+    """The plain reading's calibration from the clips in ``rows`` only: the familiarity
+    threshold that tells new speakers of known corpora from corpora never heard, a temperature
+    for each, and the unsure threshold at which unfamiliar clips of corpora never heard read
+    right ``config.SURE_ACCURACY`` of the time."""
     emotions = corpus_emotions(data.corpus_ids)
-    rows = np.ones(len(probs), bool) if rows is None else rows
-    others = {c: rows & (data.corpora != c) for c in data.corpus_ids}
-    return {c: calibration.fit_temperature(probs[o], data.labels[o], data.corpora[o], emotions) if o.any()
-            else 1.0 for c, o in others.items()}
+    y, corpora = data.labels, data.corpora
+    above = familiarity.threshold(scores.new_speaker[rows], scores.new_corpus[rows])
+    familiar_t = calibration.fit_temperature(scores.speaker_probs[rows], y[rows], corpora[rows], emotions)
+    unfamiliar_t = calibration.fit_temperature(scores.corpus_probs[rows], y[rows], corpora[rows], emotions)
+    strange = rows & (scores.new_corpus < above)
+    cut = calibration.sure_threshold(calibration.sharpen(scores.corpus_probs[strange], unfamiliar_t),
+                                     y[strange], corpora[strange], emotions)
+    return PlainConfidence(round(above, 4), round(familiar_t, 4), round(unfamiliar_t, 4), cut)
 
 
-def transfer_reports(probs: np.ndarray, data: Corpora, temperatures: dict[str, float],
-                     unsure_below: float = config.UNSURE_BELOW) -> dict:
-    """Per left-out corpus: ``evaluation.transfer_score`` of its calibrated predictions
-    (``temperatures`` per corpus, from ``held_out_temperatures``)."""
-    reports = {}
+def plain_readings(scores: HeldOutScores, data: Corpora) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each clip's plain reading, calibrated with its unsure threshold, by a rule fitted
+    without its corpus (so no corpus calibrates its own score): ``"transfer"`` (leave-one-
+    corpus-out) and ``"speaker_folds"``, each ``(probs (n_clips, n_classes), thresholds (n_clips,))``."""
+    out = {kind: (np.zeros_like(scores.corpus_probs), np.zeros(len(data.labels)))
+           for kind in ("transfer", "speaker_folds")}
     for c in data.corpus_ids:
         rows = data.corpora == c
-        calibrated = calibration.sharpen(probs[rows], temperatures[c])
-        reports[c] = evaluation.transfer_score(data.labels[rows], calibrated, CORPORA[c].emotions, unsure_below)
-        reports[c]["temperature"] = round(temperatures[c], 4)
-    return reports
+        rule = fit_plain_confidence(scores, data, ~rows)
+        for kind, probs, familiar in (("transfer", scores.corpus_probs, scores.new_corpus),
+                                      ("speaker_folds", scores.speaker_probs, scores.new_speaker)):
+            out[kind][0][rows], out[kind][1][rows] = rule.read(probs[rows], familiar[rows])
+    return out
 
 
-def speaker_fold_reports(probs: np.ndarray, data: Corpora, temperature: float) -> dict:
-    """Folds by speaker: a transfer report per corpus, and RAVDESS scored on its 8 emotions
-    per actor as in the literature."""
-    probs = calibration.sharpen(probs, temperature)
+def transfer_reports(readings: tuple[np.ndarray, np.ndarray], data: Corpora) -> dict:
+    """Per left-out corpus: ``evaluation.transfer_score`` of its calibrated readings and
+    unsure thresholds (``plain_readings``)."""
+    probs, thresholds = readings
+    return {c: evaluation.transfer_score(data.labels[rows], probs[rows], CORPORA[c].emotions, thresholds[rows])
+            for c in data.corpus_ids for rows in [data.corpora == c]}
+
+
+def speaker_fold_reports(readings: tuple[np.ndarray, np.ndarray], data: Corpora) -> dict:
+    """Folds by speaker: a transfer report per corpus of the calibrated readings and their
+    unsure thresholds (``plain_readings``), and RAVDESS scored on its 8 emotions per actor as
+    in the literature."""
+    probs, thresholds = readings
     reports = {"corpora": {}, "folds": f"{evaluation.N_FOLDS} folds by speaker inside every corpus"}
     for c in data.corpus_ids:
         rows = data.corpora == c
         reports["corpora"][c] = evaluation.transfer_score(data.labels[rows], probs[rows],
-                                                          CORPORA[c].emotions, config.UNSURE_BELOW)
+                                                          CORPORA[c].emotions, thresholds[rows])
         common = rows & data.clips["common_sentence"].to_numpy(bool)
         if common.sum() < rows.sum():  # where texts give the emotion away (ASED), the common ones do not
             reports["corpora"][c]["common_sentences"] = evaluation.transfer_score(
@@ -292,28 +339,36 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
     return out
 
 
-def calibrate_mode(cv: ModeCv, plain: ModeCv, data: Corpora, guard: dict) -> ReadingMode:
-    """A mode's temperature (fitted on its left-out readings) and its transfer report as used:
-    each left-out corpus calibrated by temperatures fitted without it, its fallback clips by
-    plain's."""
+def calibrate_mode(cv: ModeCv, plain: tuple[np.ndarray, np.ndarray], data: Corpora, guard: dict) -> ReadingMode:
+    """A mode's temperature (fitted on its left-out readings), the unsure threshold at which
+    those readings are right ``config.SURE_ACCURACY`` of the time, and its transfer report as
+    used: each left-out corpus calibrated by a temperature and threshold fitted without it, its
+    fallback clips read plain (``plain``: their calibrated readings and thresholds from
+    ``plain_readings``)."""
     emotions = corpus_emotions(data.corpus_ids)
     used = cv.used
     if not used.any():  # never read in the mode (tiny data): nothing to calibrate it on
         return ReadingMode(Calibration(), None, None, cv.one_emotion, guard)
-    temperature = round(calibration.fit_temperature(cv.probs[used], data.labels[used], data.corpora[used],
-                                                    emotions), 4)
-    mode_t = held_out_temperatures(cv.probs, data, used)
-    plain_t = held_out_temperatures(plain.probs, data)
+
+    def fitted(rows: np.ndarray) -> tuple[float, float]:
+        t = calibration.fit_temperature(cv.probs[rows], data.labels[rows], data.corpora[rows], emotions)
+        cut = calibration.sure_threshold(calibration.sharpen(cv.probs[rows], t), data.labels[rows],
+                                         data.corpora[rows], emotions)
+        return t, cut
+
+    temperature, unsure_below = fitted(used)
     reports = {}
     for c in data.corpus_ids:
         rows = data.corpora == c
-        calibrated = np.where(used[rows, None], calibration.sharpen(cv.probs[rows], mode_t[c]),
-                              calibration.sharpen(plain.probs[rows], plain_t[c]))
-        reports[c] = evaluation.transfer_score(data.labels[rows], calibrated, CORPORA[c].emotions,
-                                               config.UNSURE_BELOW)
-        reports[c] |= {"temperature": round(mode_t[c], 4), "read_in_mode": round(float(used[rows].mean()), 4)}
+        mode_t, cut = fitted(used & ~rows) if (used & ~rows).any() else (1.0, config.UNSURE_BELOW)
+        in_mode = used[rows, None]
+        calibrated = np.where(in_mode, calibration.sharpen(cv.probs[rows], mode_t), plain[0][rows])
+        thresholds = np.where(used[rows], cut, plain[1][rows])
+        reports[c] = evaluation.transfer_score(data.labels[rows], calibrated, CORPORA[c].emotions, thresholds)
+        reports[c] |= {"temperature": round(mode_t, 4), "unsure_below": cut,
+                       "read_in_mode": round(float(used[rows].mean()), 4)}
     fitted_on = "leave-one-corpus-out readings of " + ", ".join(data.corpus_ids)
-    return ReadingMode(Calibration(temperature, config.UNSURE_BELOW, fitted_on), None, reports,
+    return ReadingMode(Calibration(round(temperature, 4), unsure_below, fitted_on), None, reports,
                        cv.one_emotion, guard)
 
 
@@ -333,9 +388,8 @@ def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,
     backbone = get_backbone(kind, checkpoint)
     head_cfg = head_config(kind, checkpoint)
     stats = clip_stats(kind, data, checkpoint, progress)
-    emotions = corpus_emotions(data.corpus_ids)
     calibrations = {m: Calibration() for m in modes.MODES}
-    speaker_probs = speaker_report = transfer = None
+    speaker_probs = speaker_report = transfer = familiar = familiar_to = None
     # With one corpus there are no left-out corpora to calibrate a mode on: plain only.
     cards: dict[str, ReadingMode | None] = {modes.ADAPTED: None, modes.VOICE: None}
     cv = None
@@ -344,16 +398,25 @@ def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,
         speaker_probs = cross_validate(stats, data.labels, data.allowed, data.corpora, folds, head_cfg, cfg)
     if with_cv and len(data.corpus_ids) > 1:
         cv = corpus_cv(stats, data, head_cfg, cfg)
-        plain = cv[modes.PLAIN]
-        t = round(calibration.fit_temperature(plain.probs, data.labels, data.corpora, emotions), 4)
-        calibrations[modes.PLAIN] = Calibration(t, config.UNSURE_BELOW, "leave-one-corpus-out predictions of "
-                                                + ", ".join(data.corpus_ids))
-        transfer = transfer_reports(plain.probs, data, held_out_temperatures(plain.probs, data))
+        scores = HeldOutScores(speaker_probs, cv[modes.PLAIN].probs,
+                               *familiarity.held_out(stats, data.corpora, folds))
+        rule = fit_plain_confidence(scores, data, np.ones(len(stats), bool))
+        names = ", ".join(data.corpus_ids)
+        calibrations[modes.PLAIN] = Calibration(rule.unfamiliar_t, rule.unsure_below,
+                                                "leave-one-corpus-out predictions of " + names)
+        familiar = Familiar(rule.above, Calibration(rule.familiar_t, config.UNSURE_BELOW,
+                                                    "folds by speaker inside " + names),
+                            {"speaker_folds": round(float(np.mean(scores.new_speaker >= rule.above)), 4),
+                             "transfer": round(float(np.mean(scores.new_corpus >= rule.above)), 4)})
+        familiar_to = familiarity.fit(stats, data.corpora)
+        readings = plain_readings(scores, data)
+        transfer = transfer_reports(readings["transfer"], data)
+        speaker_report = speaker_fold_reports(readings["speaker_folds"], data)
         for m in cards:
-            cards[m] = calibrate_mode(cv[m], plain, data, mode_guard(m))
+            cards[m] = calibrate_mode(cv[m], readings["transfer"], data, mode_guard(m))
             calibrations[m] = cards[m].calibration
-    if speaker_probs is not None:
-        speaker_report = speaker_fold_reports(speaker_probs, data, calibrations[modes.PLAIN].temperature)
+    elif speaker_probs is not None:  # one corpus: none left out to calibrate on
+        speaker_report = speaker_fold_reports((speaker_probs, np.full(len(stats), config.UNSURE_BELOW)), data)
     if not with_cv:  # uncalibrated heads for every mode, with their guards
         cards = {m: ReadingMode(Calibration(), guard=mode_guard(m)) for m in cards}
     heads = fit_modes(stats, data, np.ones(len(stats), bool), head_cfg, cfg)
@@ -372,6 +435,7 @@ def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,
         training={"corpora": data.corpus_ids, "data": data.description, "data_sha256": data.sha256,
                   "config": cfg.to_dict()},
         calibration=calibrations[modes.PLAIN],
+        familiar=familiar,
         speaker_folds=speaker_report,
         transfer=transfer,
         adapted=cards[modes.ADAPTED],
@@ -380,7 +444,7 @@ def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,
     )
     prior = modes.SettingPrior.of(stats, data.corpora)
     mode_heads = {m: heads[m] for m in cards if cards[m] is not None}
-    folder = save_model(Path(models_dir) / kind, heads[modes.PLAIN], card, mode_heads, prior)
+    folder = save_model(Path(models_dir) / kind, heads[modes.PLAIN], card, mode_heads, prior, familiar_to)
     if with_cv:
         result = CvResult(speaker_probs, cv[modes.PLAIN].probs if cv else None)
         predictions_frame(data, result).round(5).to_csv(folder / CV_PREDICTIONS_FILE, index=False)

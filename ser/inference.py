@@ -28,6 +28,9 @@ class Prediction:
     # reading is shown as a question ("angry or sad?"), not a verdict.
     unsure: bool = False
     mode: str = modes.PLAIN  # what the reading rests on beyond the clip (ser.modes)
+    # The clip sounds like the corpora the model learnt on, so its confidence is calibrated on
+    # their new speakers rather than on corpora never heard (ser.cards.Familiar).
+    familiar: bool = False
 
     @property
     def label(self) -> str:
@@ -44,7 +47,7 @@ class Prediction:
 
     def to_dict(self) -> dict:
         return {"label": self.label, "confidence": round(self.confidence, 4), "unsure": self.unsure,
-                "mode": self.mode, "probs": {k: round(v, 4) for k, v in self.probs.items()}}
+                "mode": self.mode, "familiar": self.familiar, "probs": {k: round(v, 4) for k, v in self.probs.items()}}
 
 
 @dataclass(frozen=True)
@@ -165,10 +168,9 @@ class Context:
 
 def _prediction(model: EmotionModel, frames: np.ndarray, context: Context) -> Prediction:
     mode, reference = context.mode_of(model)
-    probs = model.predict_frames(frames, mode, reference)
-    settings = getattr(model.card, mode).calibration if mode != modes.PLAIN else model.card.calibration
+    probs, settings, familiar = model.read_stats(clip_statistics(frames), mode, reference)
     unsure = calibration.unsure(probs.max(), settings.unsure_below)
-    return Prediction(dict(zip(model.labels, probs.tolist())), bool(unsure), mode)
+    return Prediction(dict(zip(model.labels, probs.tolist())), bool(unsure), mode, familiar)
 
 
 class NotPlainError(audio_io.AudioError):

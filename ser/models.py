@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from ser import config
+from ser import calibration, config, familiarity
 from ser.backbones import Backbone, get_backbone
-from ser.cards import CardError, ModelCard, model_folders, read_card, write_card
+from ser.cards import Calibration, CardError, ModelCard, model_folders, read_card, write_card
 from ser.modes import ADAPTED, PLAIN, VOICE, SettingPrior
 from ser.onnx_heads import OnnxHead, clip_statistics
 
@@ -31,6 +31,7 @@ HEAD_FILE = "head.safetensors"
 ADAPTED_HEAD_FILE = "adapted_head.safetensors"  # reads statistics normalised by their setting's
 VOICE_HEAD_FILE = "voice_head.safetensors"  # reads statistics minus the speaker's plain voice
 SETTING_PRIOR_FILE = "setting_prior.npz"  # modes.SettingPrior: a setting before any of it is heard
+FAMILIARITY_FILE = "familiarity.npz"  # familiarity.Familiarity: what the training corpora sound like
 MODE_HEAD_FILES = {ADAPTED: ADAPTED_HEAD_FILE, VOICE: VOICE_HEAD_FILE}
 EXPORT_HINT = "run `python -m ser export-onnx --heads`"
 
@@ -55,6 +56,7 @@ class EmotionModel:
     voice_head: Head | None = None  # reads statistics minus the speaker's plain voice
     adapted_head: Head | None = None  # reads statistics z-normalised by their setting's
     setting_prior: SettingPrior | None = None  # what the adapted head assumes before a setting is heard
+    familiarity: familiarity.Familiarity | None = None  # with card.familiar: which calibration a clip gets
 
     @property
     def id(self) -> str:
@@ -115,6 +117,22 @@ class EmotionModel:
             return self.adapted_head.predict_proba((stats - mean) / std)
         return self.head.predict_proba(stats)
 
+    def read_stats(self, stats: np.ndarray, mode: str = PLAIN, reference=None
+                   ) -> tuple[np.ndarray, Calibration, bool]:
+        """``predict_stats``, the calibration its reading is judged by (its temperature applied,
+        its ``unsure_below``), and whether the clip counted as familiar: in plain mode a clip
+        that sounds like the training corpora is calibrated as their new speakers were
+        (``card.familiar``)."""
+        probs = self.predict_stats(stats, mode, reference)
+        if mode != PLAIN:
+            return probs, getattr(self.card, mode).calibration, False
+        familiar = self.card.familiar
+        if familiar and self.familiarity and self.familiarity.score(stats) >= familiar.above:
+            # The head's output carries the card's temperature; swap it for the familiar one.
+            ratio = familiar.calibration.temperature / self.card.calibration.temperature
+            return calibration.sharpen(probs, ratio), familiar.calibration, True
+        return probs, self.card.calibration, False
+
     def predict_frames(self, frames: np.ndarray, mode: str = PLAIN, reference=None) -> np.ndarray:
         """``predict_stats`` of frames ``(n_layers, n_frames, dim)``."""
         return self.predict_stats(clip_statistics(frames), mode, reference)
@@ -135,16 +153,20 @@ def onnx_file(weights_file: str) -> str:
 
 def save_model(folder: Path, head: HeadEnsemble, card: ModelCard,
                mode_heads: dict[str, HeadEnsemble] | None = None,
-               setting_prior: SettingPrior | None = None) -> Path:
+               setting_prior: SettingPrior | None = None,
+               familiar_to: familiarity.Familiarity | None = None) -> Path:
     """Write each head's weights (``head.safetensors``, and ``MODE_HEAD_FILES`` for
     ``mode_heads``) and its ONNX export (``.onnx`` beside them), the adapted mode's
-    ``setting_prior.npz``, and ``card.json``, into ``folder``; returns the folder."""
+    ``setting_prior.npz``, ``familiarity.npz`` (``familiar_to``) and ``card.json``, into
+    ``folder``; returns the folder."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if setting_prior is not None:
         np.savez(folder / SETTING_PRIOR_FILE, mean=setting_prior.mean, var=setting_prior.var)
+    if familiar_to is not None:
+        familiarity.save(familiar_to, folder / FAMILIARITY_FILE)
     heads = [(head, HEAD_FILE)] + [(h, MODE_HEAD_FILES[m]) for m, h in (mode_heads or {}).items()]
     for module, name in heads:
         if module is not None:
@@ -219,13 +241,14 @@ def load_model(folder: Path) -> EmotionModel:
         voice_head = _load_head(folder / VOICE_HEAD_FILE, card) if card.voice else None
         adapted_head = _load_head(folder / ADAPTED_HEAD_FILE, card) if card.adapted else None
         prior = _load_prior(folder / SETTING_PRIOR_FILE) if card.adapted else None
+        familiar_to = familiarity.load(folder / FAMILIARITY_FILE) if card.familiar else None
     except (OSError, ValueError, KeyError) as err:
         raise ModelError(f"{folder}: the head does not load ({type(err).__name__}: {err})") from err
     try:
         backbone = get_backbone(card.backbone.kind, card.backbone.checkpoint)
     except (OSError, ImportError, RuntimeError, ValueError, KeyError) as err:  # missing package or weights
         raise ModelError(f"{folder}: its backbone does not load ({type(err).__name__}: {err})") from err
-    return EmotionModel(card, head, backbone, voice_head, adapted_head, prior)
+    return EmotionModel(card, head, backbone, voice_head, adapted_head, prior, familiar_to)
 
 
 def _load_prior(path: Path) -> SettingPrior:

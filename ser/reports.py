@@ -141,6 +141,16 @@ def transfer_table(cards: list[ModelCard], fusion: dict | None = None, mode: str
     return pd.DataFrame(rows, columns=columns)
 
 
+def _mode_transfers(cards: list[ModelCard]):
+    """(mode, card, its leave-one-corpus-out reports in that mode) for every reading measured,
+    modes in ``MODES`` order, cards in theirs."""
+    for mode in MODES:
+        for card in cards:
+            transfer = mode_transfer(card, mode)
+            if transfer:
+                yield mode, card, transfer
+
+
 def mode_summary_table(cards: list[ModelCard]) -> pd.DataFrame:
     """One row per (mode, model): the means over left-out corpora of UAR, of the worst emotion's
     recall and of calibration error; and on one-emotion sessions (the adaptations' failure
@@ -149,21 +159,47 @@ def mode_summary_table(cards: list[ModelCard]) -> pd.DataFrame:
     import pandas as pd
 
     rows = []
-    for mode in MODES:
-        for card in cards:
-            transfer = mode_transfer(card, mode)
-            if not transfer:
-                continue
-            reading = getattr(card, mode) if mode != PLAIN else None
-            one = (reading.one_emotion if reading else None) or {}
-            rows.append({
-                "mode": MODE_TITLES[mode], "model": card.name,
-                "UAR": float(np.mean([r["uar"] for r in transfer.values()])),
-                "lowest UAR": min(r["uar"] for r in transfer.values()),
-                "worst emotion's recall": float(np.mean([min(r["per_class_recall"].values())
-                                                          for r in transfer.values()])),
-                "calibration error": float(np.mean([r["ece"] for r in transfer.values()])),
-                "one-emotion sessions": one.get("accuracy"), "same clips, plain": one.get("plain_accuracy")})
+    for mode, card, transfer in _mode_transfers(cards):
+        reading = getattr(card, mode) if mode != PLAIN else None
+        one = (reading.one_emotion if reading else None) or {}
+        rows.append({
+            "mode": MODE_TITLES[mode], "model": card.name,
+            "UAR": float(np.mean([r["uar"] for r in transfer.values()])),
+            "lowest UAR": min(r["uar"] for r in transfer.values()),
+            "worst emotion's recall": float(np.mean([min(r["per_class_recall"].values())
+                                                      for r in transfer.values()])),
+            "calibration error": float(np.mean([r["ece"] for r in transfer.values()])),
+            "one-emotion sessions": one.get("accuracy"), "same clips, plain": one.get("plain_accuracy")})
+    return pd.DataFrame(rows)
+
+
+def _pooled_confidence(reports: list[dict]) -> tuple[float | None, float | None]:
+    """The unsure share and the accuracy of the sure readings over every clip of ``reports``
+    (``evaluation.transfer_score`` reports with a threshold) together."""
+    n = sum(r["n"] for r in reports)
+    sure = [(r["n"] * (1 - r["unsure_share"]), r.get("sure_accuracy") or 0.0) for r in reports
+            if r.get("unsure_share") is not None]
+    n_sure = sum(k for k, _ in sure)
+    if not sure or not n:
+        return None, None
+    return 1 - n_sure / n, (sum(k * a for k, a in sure) / n_sure if n_sure else None)
+
+
+def confidence_table(cards: list[ModelCard]) -> pd.DataFrame:
+    """One row per (mode, model): over every clip of the left-out corpora, the share of readings
+    shown as a question and the accuracy of the others; for plain readings, the same on RAVDESS
+    with folds by actor (new speakers of a known corpus), with its calibration error."""
+    import pandas as pd
+
+    rows = []
+    for mode, card, transfer in _mode_transfers(cards):
+        unsure, right = _pooled_confidence(list(transfer.values()))
+        ravdess = ((card.speaker_folds or {}).get("corpora") or {}).get("ravdess") if mode == PLAIN else None
+        rows.append({"mode": MODE_TITLES[mode], "model": card.name, "unsure, left-out corpora": unsure,
+                     "right when sure, left-out corpora": right,
+                     "unsure, RAVDESS new actors": ravdess and ravdess.get("unsure_share"),
+                     "right when sure, RAVDESS new actors": ravdess and ravdess.get("sure_accuracy"),
+                     "calibration error, RAVDESS new actors": ravdess and ravdess["ece"]})
     return pd.DataFrame(rows)
 
 
@@ -206,7 +242,9 @@ def results_markdown(cards: list[ModelCard], fusion: dict | None = None) -> str:
     corpora = sorted({c for card in cards for c in card.training.get("corpora", [])})
     parts = ["Leave-one-corpus-out, every reading mode (means over the left-out corpora; one-emotion "
              "sessions: one speaker's clips of one emotion, accuracy):", "",
-             markdown_table(mode_summary_table(cards)), ""]
+             markdown_table(mode_summary_table(cards)), "",
+             "Confidence, every reading mode (all clips of the left-out corpora together; RAVDESS, folds by "
+             "actor, for the plain reading):", "", markdown_table(confidence_table(cards)), ""]
     for mode, title in MODE_TITLES.items():
         table = transfer_table(cards, fusion, mode)
         if not table.empty:

@@ -48,6 +48,19 @@ def test_unsure_share_and_the_accuracy_of_the_rest():
     assert report["sure_accuracy"] == pytest.approx(2 / 3)
 
 
+def test_sure_threshold_is_where_sure_readings_are_right_often_enough():
+    # Readings at 0.9 are always right, those at 0.6 right one time in three.
+    y = np.array([HAPPY] * 30 + [HAPPY, SAD, SAD] * 10)
+    probs = np.r_[one_hot([HAPPY] * 30, p=0.9), one_hot([HAPPY] * 30, p=0.6)]
+    corpora, emotions = ["x"] * 60, {"x": FIVE}
+    cut = calibration.sure_threshold(probs, y, corpora, emotions, target=0.7, min_sure=20)
+    assert 0.6 < cut <= 0.9
+    # Half right is right enough at 0.5 (never lower: a sure reading is more likely right than not).
+    assert calibration.sure_threshold(probs, y, corpora, emotions, target=0.6, min_sure=20) == 0.5
+    # A target no threshold reaches with enough readings: never sure.
+    assert calibration.sure_threshold(probs, y, corpora, emotions, target=0.7, min_sure=31) == 1.0
+
+
 def test_temperature_softens_an_overconfident_model():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 5, 400)

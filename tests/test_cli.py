@@ -284,6 +284,11 @@ def test_train_with_cv_calibrates_on_the_left_out_corpora(tiny_corpora, tiny_rec
     assert card.adapted.guard == {"shrink_clips": config.ADAPT_SHRINK_CLIPS, "min_variety": config.ADAPT_MIN_VARIETY}
     assert card.voice.guard == {"min_plain": config.VOICE_MIN_PLAIN}
     assert card.speaker_folds["ravdess_8_class"]["n"] == 11
+    # Clips that sound like the training corpora get the confidence of their new speakers.
+    assert card.familiar.calibration.fitted_on == "folds by speaker inside emovo, ravdess"
+    assert (tmp_path / "mfcc" / "familiarity.npz").is_file()
+    for reading in (card, card.adapted, card.voice):  # sure only where such readings were right often enough
+        assert config.UNSURE_BELOW <= reading.calibration.unsure_below <= 1.0
     assert f"RAVDESS (English) UAR {card.transfer['ravdess']['uar']:.3f}" in capsys.readouterr().out
 
 

@@ -2,18 +2,20 @@
 
 import json
 import struct
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
-from ser import config, inference, modes
-from ser.cards import CARD_FILE, BackboneInfo, ModelCard, model_folders
+from ser import calibration, config, familiarity, inference, modes
+from ser.cards import CARD_FILE, BackboneInfo, Calibration, Familiar, ModelCard, model_folders
 from ser.corpora import CORPORA
 from ser.heads import HeadConfig, HeadEnsemble
 from ser.inference import analyse, voice_reference
 from ser.models import HEAD_FILE, EmotionModel, ModelError, load_model, load_models, onnx_file, save_model
 from ser.modes import Setting
+from ser.onnx_heads import clip_statistics
 from ser.reports import read_fusion
 
 SR = config.SAMPLE_RATE
@@ -136,6 +138,9 @@ def test_shipped_models_are_calibrated_on_left_out_corpora_in_every_mode(shipped
         assert card.adapted.guard == {"shrink_clips": config.ADAPT_SHRINK_CLIPS,
                                       "min_variety": config.ADAPT_MIN_VARIETY}
         assert card.voice.guard == {"min_plain": config.VOICE_MIN_PLAIN}
+        # Confidence for clips like the training corpora comes from their new speakers'.
+        assert card.familiar.calibration.fitted_on.startswith("folds by speaker")
+        assert model.familiarity is not None
     fusion = read_fusion()
     assert sorted(fusion["models"]) == sorted(m.id for m in shipped)
 
@@ -258,3 +263,24 @@ def test_temperature_softens_without_changing_the_verdict():
     soft = head.predict_proba(stats)
     assert (soft.argmax(1) == sharp.argmax(1)).all()
     assert (soft.max(1) < sharp.max(1)).all()
+
+
+def test_a_familiar_clip_is_calibrated_as_new_speakers_of_the_training_corpora_were(shipped, make_speech):
+    model = next(m for m in shipped if m.id == "mfcc")  # the quickest backbone; the rule is the same
+    stats = clip_statistics(model.frames(make_speech(3.0)))
+    known = familiarity.fit(np.stack([stats, stats * 1.01]), ["x", "x"])
+    sharper = Calibration(model.card.calibration.temperature / 2, config.UNSURE_BELOW, "test")
+    plain = model.predict_stats(stats)
+    for above, familiar in ((-np.inf, True), (np.inf, False)):
+        reader = replace(model, card=replace(model.card, familiar=Familiar(above, sharper)), familiarity=known)
+        probs, settings, heard_familiar = reader.read_stats(stats)
+        assert heard_familiar is familiar
+        if familiar:
+            assert settings == sharper
+            assert probs == pytest.approx(calibration.sharpen(plain, 0.5), abs=1e-6)
+            assert probs.max() > plain.max()
+        else:
+            assert settings == model.card.calibration and probs == pytest.approx(plain)
+    # An analysis says which calibration each reading used.
+    analysis = analyse(make_speech(3.0), [reader])
+    assert analysis.to_dict()["models"]["mfcc"]["familiar"] is False

@@ -68,7 +68,7 @@ def test_fresh_head_exports_and_agrees(tmp_path):
         member.stat_mean.normal_()
         member.stat_std.uniform_(0.5, 2.0)
     card = dataclasses.replace(read_card(config.MODELS_DIR / "mfcc"), id="fresh", voice=None, adapted=None,
-                               head={"config": head.config.to_dict(), "n_members": 3})
+                               familiar=None, head={"config": head.config.to_dict(), "n_members": 3})
     model = load_model(save_model(tmp_path / "fresh", head, card))
     for n_clips in (1, 2, 17):  # any batch size, not only the example's
         stats = realistic_statistics(head, n_clips, seed=n_clips)

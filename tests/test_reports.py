@@ -3,11 +3,12 @@ figures of the cards."""
 
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 
 from ser import config
 from ser.cards import BackboneInfo, Calibration, ModelCard, ReadingMode
-from ser.reports import FUSED, headlines, lead_id
+from ser.reports import FUSED, confidence_table, headlines, lead_id
 
 
 def card(model_id: str, uars: tuple[float, float]) -> ModelCard:
@@ -50,3 +51,17 @@ def test_headlines_give_each_mode_its_share_right_its_chance_and_its_lead():
     assert plain_strong["corpora"]["emovo"] == {"right": pytest.approx(0.5), "chance": pytest.approx(1 / 7)}
     assert [r["lead"] for r in rows] == [False, False, True, True]  # the fused verdict wins by 0.2
     assert rows[3]["chance"] == pytest.approx(1 / 5)
+
+
+def test_confidence_pools_every_left_out_clip_and_reads_ravdess_new_actors_for_the_plain_reading():
+    transfer = {"ased": {"uar": 0.4, "n": 100, "unsure_share": 0.5, "sure_accuracy": 0.8},
+                "emovo": {"uar": 0.4, "n": 300, "unsure_share": 0.9, "sure_accuracy": 0.5}}
+    folds = {"corpora": {"ravdess": {"n": 50, "unsure_share": 0.3, "sure_accuracy": 0.9, "ece": 0.05}}}
+    model = replace(card("m", (0.4, 0.4)), transfer=transfer, speaker_folds=folds,
+                    adapted=ReadingMode(Calibration(), transfer={"ased": transfer["ased"]}))
+    plain, adapted = confidence_table([model]).to_dict("records")
+    # 50 sure clips of ASED right 80 % of the time, 30 of EMOVO right 50 %: 400 clips in all.
+    assert plain["unsure, left-out corpora"] == pytest.approx(1 - 80 / 400)
+    assert plain["right when sure, left-out corpora"] == pytest.approx((50 * 0.8 + 30 * 0.5) / 80)
+    assert plain["unsure, RAVDESS new actors"] == 0.3 and plain["calibration error, RAVDESS new actors"] == 0.05
+    assert adapted["mode"] == "Adapted to the setting" and pd.isna(adapted["unsure, RAVDESS new actors"])

@@ -131,6 +131,15 @@ def listens_to(card: ModelCard) -> str:
     return entry.listens_to if entry else card.backbone.name
 
 
+def familiar_note(card: ModelCard) -> str:
+    """How a card's confidence is rescaled for a clip that sounds like its training corpora,
+    as a clause that follows the rescaling for corpora it never heard; empty without one."""
+    if not card.familiar:
+        return ""
+    return (", or, for a clip that sounds like the corpora it learnt on, on their new speakers "
+            f"(temperature {card.familiar.calibration.temperature:.2f})")
+
+
 def card_names(cards: list[ModelCard]) -> dict[str, str]:
     """Model id -> short display name, plus the fused reading's name."""
     return {**{card.id: short_name(card) for card in cards}, FUSED: FUSED_NAME}

@@ -38,9 +38,11 @@ GLOSSARY = """
 - **Neutral heard as neutral**: the share of neutral speech the model calls neutral.
 - **Confidence off by** (calibration error): how far the confidence shown is from how often the
   model is right (0 % = "70 % sure" is right 70 % of the time).
-- **Shown as a question**: the share of readings whose confidence is under 50 %, shown as
-  "angry or sad?"; **right when not a question** is how often the other readings are right
-  (*never sure*: every reading was a question).
+- **Shown as a question**: the share of readings shown as "angry or sad?": under 50 % for a
+  clip that sounds like the corpora the model learnt on; for any other clip, or in a mode,
+  under the confidence from which such readings of corpora it never heard were right 70 % of
+  the time. **Right when not a question** is how often the other readings are right (*never
+  sure*: every reading was a question).
 - **New speakers of a known corpus**: each corpus's speakers are split into five groups; each
   group in turn is left out of training and tested. RAVDESS is scored on its 8 emotions.
 """
