@@ -35,7 +35,7 @@ with upload_column:
     voice_panel(PAGE, "Every voice sounds different before any emotion. When your files are of one "
                 "speaker, record or upload that speaker reading this passage **in their everyday "
                 "voice**, neither acting nor whispering. The example clips, other voices, are read "
-                "without it.")
+                "without it.", offer_upload=True)
 with example_column:
     st.markdown("**Or try an example clip** from RAVDESS (CC BY-NC-SA 4.0)")
     for clip in example_clips().clips.itertuples():

@@ -361,9 +361,9 @@ def calibrate_mode(cv: ModeCv, plain: tuple[np.ndarray, np.ndarray], data: Corpo
     for c in data.corpus_ids:
         rows = data.corpora == c
         mode_t, cut = fitted(used & ~rows) if (used & ~rows).any() else (1.0, config.UNSURE_BELOW)
-        in_mode = used[rows, None]
-        calibrated = np.where(in_mode, calibration.sharpen(cv.probs[rows], mode_t), plain[0][rows])
-        thresholds = np.where(used[rows], cut, plain[1][rows])
+        in_mode = used[rows]
+        calibrated = np.where(in_mode[:, None], calibration.sharpen(cv.probs[rows], mode_t), plain[0][rows])
+        thresholds = np.where(in_mode, cut, plain[1][rows])
         reports[c] = evaluation.transfer_score(data.labels[rows], calibrated, CORPORA[c].emotions, thresholds)
         reports[c] |= {"temperature": round(mode_t, 4), "unsure_below": cut,
                        "read_in_mode": round(float(used[rows].mean()), 4)}

@@ -47,7 +47,8 @@ class Prediction:
 
     def to_dict(self) -> dict:
         return {"label": self.label, "confidence": round(self.confidence, 4), "unsure": self.unsure,
-                "mode": self.mode, "familiar": self.familiar, "probs": {k: round(v, 4) for k, v in self.probs.items()}}
+                "mode": self.mode, "familiar": self.familiar,
+                "probs": {k: round(v, 4) for k, v in self.probs.items()}}
 
 
 @dataclass(frozen=True)

@@ -134,8 +134,8 @@ class EmotionModel:
         return probs, self.card.calibration, False
 
     def predict_frames(self, frames: np.ndarray, mode: str = PLAIN, reference=None) -> np.ndarray:
-        """``predict_stats`` of frames ``(n_layers, n_frames, dim)``."""
-        return self.predict_stats(clip_statistics(frames), mode, reference)
+        """The calibrated reading (``read_stats``) of frames ``(n_layers, n_frames, dim)``."""
+        return self.read_stats(clip_statistics(frames), mode, reference)[0]
 
     def predict_proba(self, audio: np.ndarray, mode: str = PLAIN, reference=None) -> np.ndarray:
         """Calibrated class probabilities ``(n_classes,)`` of 16 kHz mono audio, in ``labels`` order."""

@@ -23,8 +23,9 @@ CALIBRATION_TEXT = ("The North Wind and the Sun were disputing which was the str
                     "traveller came along wrapped in a warm cloak. They agreed that the one who first "
                     "succeeded in making the traveller take his cloak off should be considered "
                     "stronger than the other.")
-# Whose voice a page calibrates to, as its texts name it.
+# Whose voice a page calibrates to, as its cards name it, and its panel's title before a reference.
 WHOSE = {"live": "your", "upload": "the speaker's"}
+PANEL_TITLE = {"live": "Calibrate to my voice", "upload": "Calibrate to the speaker's voice"}
 
 
 def _voice(page: str) -> dict | None:
@@ -78,18 +79,18 @@ def _calibrate(page: str, data: bytes) -> None:
     st.rerun()
 
 
-def voice_panel(page: str, intro: str) -> None:
-    """Record (or upload) the speaker reading a passage in their everyday voice; while it is
-    on, every analysis of that voice on ``page`` hears clips relative to it. ``intro``: whose
-    voice it is and what to do, in the page's words. Measured on corpora the models never
-    heard: docs/experiments.md."""
+def voice_panel(page: str, intro: str, offer_upload: bool = False) -> None:
+    """Record (or, with ``offer_upload``, upload) the speaker reading a passage in their
+    everyday voice; while it is on, every analysis of that voice on ``page`` hears clips
+    relative to it. ``intro``: whose voice it is and what to do, in the page's words. Measured
+    on corpora the models never heard: docs/experiments.md."""
     whose = WHOSE[page]
     voice = _voice(page)
     if voice:
         state = "on" if voice["on"] else "off"
         title = f"Calibrated to {whose} voice: {state} ({voice['speech_s']:.0f} s of speech)"
     else:
-        title = f"Calibrate to {'my' if page == 'live' else whose} voice"
+        title = PANEL_TITLE[page]
     with st.expander(title, expanded=False, icon=":material/tune:"):
         st.markdown(intro + " The models then judge each clip against that voice's usual sound. "
                     "On voices the models never heard it helped a little; the Compare page says how much.")
@@ -103,7 +104,7 @@ def voice_panel(page: str, intro: str) -> None:
         recording = st.audio_input("Record the passage", key=f"voice-recording-{page}")
         if recording is not None:
             _calibrate(page, recording.getvalue())
-        if page != "live":
+        if offer_upload:  # the speaker of uploaded files may be recorded elsewhere
             upload = st.file_uploader("Or upload a recording of it", key=f"voice-file-{page}",
                                       max_upload_size=config.MAX_UPLOAD_MB)
             if upload is not None:
