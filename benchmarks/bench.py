@@ -141,8 +141,9 @@ def latency_row(model, runtime_name: str, backbone_fn, head_fn, repeats: int) ->
 
 
 def mode_overhead(models, audio: np.ndarray, paths: list[Path], repeats: int) -> dict:
-    """``analyse`` of ``audio`` with every model in each mode, median ms; the setting holds
-    (up to) 10 other clips, the voice reference is the first of them."""
+    """``analyse`` of ``audio`` with every model in each mode, median ms; the setting holds as
+    many clips as its guard judges (``config.ADAPT_GUARD_CLIPS``, up to 10 other clips heard
+    in turn), the voice reference is the first of them."""
     from ser import modes
     from ser.inference import analyse, hear
     from ser.onnx_heads import clip_statistics
@@ -151,8 +152,8 @@ def mode_overhead(models, audio: np.ndarray, paths: list[Path], repeats: int) ->
     fusion = read_fusion(config.MODELS_DIR)
     others = [four_second_clip(p) for p in paths[1:11]] or [audio]
     setting = modes.Setting()
-    for clip in others:
-        hear(clip, models, setting)
+    for k in range(config.ADAPT_GUARD_CLIPS):
+        hear(others[k % len(others)], models, setting)
     # The reference's statistics as voice_reference makes them, without its guard: only the cost counts here.
     voice = modes.VoiceReference({m.id: clip_statistics(m.frames(others[0])) for m in models
                                   if m.can_read(modes.VOICE)}, 0.0)
@@ -163,7 +164,7 @@ def mode_overhead(models, audio: np.ndarray, paths: list[Path], repeats: int) ->
     return {"plain_ms": median_ms(lambda: analyse(audio, models, fusion), repeats),
             "adapted_ms": median_ms(adapted, repeats),
             "voice_ms": median_ms(lambda: analyse(audio, models, fusion, voice), repeats),
-            "setting_clips": len(others), "target_extra_ms": TARGET_MODE_EXTRA_MS}
+            "setting_clips": setting.n_clips, "target_extra_ms": TARGET_MODE_EXTRA_MS}
 
 
 def predict_cold_start(models_dir: Path, audio_file: Path) -> dict:

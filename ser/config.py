@@ -72,17 +72,20 @@ FUSED_LEAD_MARGIN = 0.01
 MIN_CALIBRATION_SPEECH_S = 3.0  # calibrating to a voice needs at least this much of its speech
 
 # --- reading modes (ser.modes); docs/experiments.md measures each choice ------------------------
-# Adapted: a setting's statistics count as much as this many clips of the training corpora's
-# while little of it has been heard, and a setting whose clips the plain head reads alike
-# (total variance of its probabilities under this: one emotion, most likely) reads plain.
-ADAPT_SHRINK_CLIPS = 10.0
-ADAPT_MIN_VARIETY = 0.12
-# Voice: a reference the best model hears as less than this neutral-or-calm reads plain.
-VOICE_MIN_PLAIN = 0.3
 # How the modes are measured on a left-out corpus: settings of about this many clips of one
 # speaker; a voice referenced by this many of its neutral clips; one-emotion sessions of at
 # least this many clips.
 ADAPT_EVAL_CLIPS = 30
+# Adapted: a setting's statistics count as much as this many clips of the training corpora's
+# while little of it has been heard. A setting whose last clips the adapted head reads alike
+# (total variance of its uncalibrated probabilities under ADAPT_MIN_VARIETY: one emotion, most
+# likely) reads plain; the guard judges as many clips as the settings it was measured on.
+ADAPT_SHRINK_CLIPS = 10.0
+ADAPT_MIN_VARIETY = 0.20
+ADAPT_GUARD_CLIPS = ADAPT_EVAL_CLIPS
+# Voice: a reference the best model hears (uncalibrated) as less than this neutral-or-calm
+# reads plain.
+VOICE_MIN_PLAIN = 0.3
 VOICE_REFERENCE_CLIPS = 2
 ONE_EMOTION_MIN_CLIPS = 5
 SHIPPED_MODELS = ("mfcc", "wakehubert", "whisper-base")  # what `ser train --all` trains and the app shows

@@ -246,17 +246,16 @@ def one_emotion_sessions(speakers: np.ndarray, labels: np.ndarray) -> list[np.nd
     return sessions
 
 
-def read_adapted(head, prior: modes.SettingPrior, stats: np.ndarray, plain: np.ndarray) -> np.ndarray | None:
+def read_adapted(head, prior: modes.SettingPrior, stats: np.ndarray) -> np.ndarray | None:
     """Probabilities ``(n, C)`` of a setting's clips ``(n, L, 2D)`` read adapted to each other,
-    or None where the guard reads them plain: their plain readings ``plain`` ``(n, C)`` too
-    alike (one emotion, most likely)."""
+    or None where the guard reads them plain: those readings too alike (one emotion, most
+    likely)."""
     heard = modes.SettingStatistics()
-    for clip, probs in zip(stats, plain):
-        heard.add(clip, probs)
-    if heard.variety() < config.ADAPT_MIN_VARIETY:
-        return None
+    for clip in stats:
+        heard.add(clip)
     mean, std = heard.normaliser(prior, config.ADAPT_SHRINK_CLIPS)
-    return head.predict_proba((stats - mean) / std)
+    probs = head.predict_proba((stats - mean) / std)
+    return probs if modes.variety(probs[-config.ADAPT_GUARD_CLIPS:]) >= config.ADAPT_MIN_VARIETY else None
 
 
 def read_voice(heads: dict, reference: np.ndarray, stats: np.ndarray) -> np.ndarray | None:
@@ -305,7 +304,7 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
         out[modes.PLAIN].used[test] = True
         y, speakers = data.labels[test], data.speakers[test]
         for group in settings_of(speakers, rng):
-            probs = read_adapted(heads[modes.ADAPTED], prior, stats[test[group]], plain[group])
+            probs = read_adapted(heads[modes.ADAPTED], prior, stats[test[group]])
             if probs is not None:
                 out[modes.ADAPTED].probs[test[group]], out[modes.ADAPTED].used[test[group]] = probs, True
         for speaker in np.unique(speakers):
@@ -320,7 +319,7 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
                 out[modes.VOICE].probs[test[rest]], out[modes.VOICE].used[test[rest]] = probs, True
         emotions = CORPORA[c].emotions
         for session in one_emotion_sessions(speakers, y):
-            probs = read_adapted(heads[modes.ADAPTED], prior, stats[test[session]], plain[session])
+            probs = read_adapted(heads[modes.ADAPTED], prior, stats[test[session]])
             failures[modes.ADAPTED].append((len(session), n_right(plain[session] if probs is None else probs,
                                                                   y[session], emotions),
                                             n_right(plain[session], y[session], emotions)))

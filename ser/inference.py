@@ -162,8 +162,11 @@ class Context:
         if self.setting and model.can_read(modes.ADAPTED):
             guard = model.card.adapted.guard
             heard = self.setting.of(model.id)
-            if heard.variety() >= guard["min_variety"]:
-                return modes.ADAPTED, heard.normaliser(model.setting_prior, guard["shrink_clips"])
+            if heard.n >= 2:
+                normaliser = heard.normaliser(model.setting_prior, guard["shrink_clips"])
+                readings = model.uncalibrated(heard.recent(), modes.ADAPTED, normaliser)
+                if modes.variety(readings) >= guard["min_variety"]:
+                    return modes.ADAPTED, normaliser
         return modes.PLAIN, None
 
 
@@ -196,7 +199,7 @@ def voice_reference(recordings: list[np.ndarray], models: list[EmotionModel]) ->
     stats = {m.id: np.mean([clip_statistics(m.frames(p)) for p in pieces], axis=0) for m in able}
     if able:
         judge = _best(able)
-        probs = judge.predict_stats(stats[judge.id])
+        probs = judge.uncalibrated(stats[judge.id])
         if modes.plain_share(probs) < judge.card.voice.guard["min_plain"]:
             heard = judge.labels[int(np.argmax(probs))]
             raise NotPlainError(f"The reference sounds {heard}, not like an everyday voice: record it "
@@ -225,15 +228,8 @@ def hear(audio: np.ndarray, models: list[EmotionModel], setting: modes.Setting) 
 def _learn(setting: modes.Setting, models: list[EmotionModel], frames: dict[str, np.ndarray],
            speech_s: float) -> None:
     """Add one clip, from each model's frames of its speech span, to ``setting``."""
-    heard = {}
-    for m in models:
-        if m.can_read(modes.ADAPTED):
-            stats = clip_statistics(frames[m.id])
-            # The guard's threshold was measured on the plain head's readings before its
-            # temperature (experiment.read_adapted): undo the temperature it reads with.
-            plain = calibration.sharpen(m.predict_stats(stats), 1 / m.card.calibration.temperature)
-            heard[m.id] = (stats, plain)
-    setting.add(heard, speech_s)
+    setting.add({m.id: clip_statistics(frames[m.id]) for m in models if m.can_read(modes.ADAPTED)},
+                speech_s)
 
 
 def analyse(audio: np.ndarray, models: list[EmotionModel], fusion: dict | None = None,

@@ -117,6 +117,13 @@ class EmotionModel:
             return self.adapted_head.predict_proba((stats - mean) / std)
         return self.head.predict_proba(stats)
 
+    def uncalibrated(self, stats: np.ndarray, mode: str = PLAIN, reference=None) -> np.ndarray:
+        """``predict_stats`` before the mode's temperature: what the guards were measured on
+        (``experiment.read_adapted``, ``read_voice``); ``(n_classes,)`` or ``(n_clips, n_classes)``."""
+        temperature = getattr(self.card, mode).calibration.temperature if mode != PLAIN else \
+            self.card.calibration.temperature
+        return calibration.sharpen(self.predict_stats(stats, mode, reference), 1 / temperature)
+
     def read_stats(self, stats: np.ndarray, mode: str = PLAIN, reference=None
                    ) -> tuple[np.ndarray, Calibration, bool]:
         """``predict_stats``, the calibration its reading is judged by (its temperature applied,

@@ -12,13 +12,15 @@ training corpus stands for a setting; a speaker's neutral clips for their plain
 voice), and its own temperature fitted on left-out corpora. Both adaptations assume
 something a user can get wrong: that the setting holds more than one emotion, that
 the reference is plain. Each has a guard that reads plain when its assumption visibly
-fails (``SettingStatistics.variety``; for the voice, how plain the reference reads).
+fails (``variety`` of the adapted readings of the setting's recent clips; for the voice,
+how plain the reference reads).
 Statistics are clip statistics ``(n_layers, 2 * dim)`` (``onnx_heads.clip_statistics``),
 or a stack of them ``(n_clips, n_layers, 2 * dim)``.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +56,15 @@ def subtract_neutral_means(stats: np.ndarray, speakers, labels) -> tuple[np.ndar
             out[rows] = stats[rows] - stats[rows & neutral].mean(0)
             kept[rows] = True
     return out, kept
+
+
+def variety(probs: np.ndarray) -> float:
+    """How differently a setting's clips read: the total variance of their probabilities
+    ``(n_clips, C)`` (0 for fewer than two clips). Read adapted, a setting of one emotion
+    reads alike (its emotion is what normalising took away), a mixed one does not: the
+    adapted mode's guard (docs/experiments.md, round 3, section 4)."""
+    probs = np.asarray(probs, np.float64)
+    return float(probs.var(0).sum()) if len(probs) >= 2 else 0.0
 
 
 def plain_share(probs: np.ndarray) -> float:
@@ -105,20 +116,24 @@ class Running:
 @dataclass
 class SettingStatistics:
     """What one model heard in one setting: the running moments of its clips' statistics,
-    and of its plain readings of them (for the guard). Belongs to one visitor's session or
-    one CLI run, never to a shared cache."""
+    and the statistics of the last ``config.ADAPT_GUARD_CLIPS`` clips (``recent``, for the
+    guard). Belongs to one visitor's session or one CLI run, never to a shared cache."""
 
     stats: Running = field(default_factory=Running)
-    plain: Running = field(default_factory=Running)
+    last: deque = field(default_factory=lambda: deque(maxlen=config.ADAPT_GUARD_CLIPS))
 
     @property
     def n(self) -> int:
         return self.stats.n
 
-    def add(self, stats: np.ndarray, plain_probs: np.ndarray) -> None:
-        """One clip: its statistics ``(L, 2D)`` and the plain head's probabilities ``(C,)``."""
+    def add(self, stats: np.ndarray) -> None:
+        """One clip's statistics ``(L, 2D)``."""
         self.stats.add(stats)
-        self.plain.add(plain_probs)
+        self.last.append(np.asarray(stats, np.float32))
+
+    def recent(self) -> np.ndarray:
+        """The last clips' statistics ``(n, L, 2D)``, n ≤ ``config.ADAPT_GUARD_CLIPS``."""
+        return np.stack(self.last)
 
     def normaliser(self, prior: SettingPrior, shrink_clips: float) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std ``(L, 2D)`` to z-normalise a clip of this setting: the setting's own,
@@ -130,12 +145,6 @@ class SettingStatistics:
         var = w * self.stats.var + (1 - w) * prior.var
         return mean.astype(np.float32), (np.sqrt(var) + EPS).astype(np.float32)
 
-    def variety(self) -> float:
-        """How differently the plain head reads the setting's clips: the total variance of its
-        probabilities over them (0 for one clip; a setting of one emotion reads alike, and
-        normalising it would subtract that emotion)."""
-        return float(self.plain.var.sum()) if self.n >= 2 else 0.0
-
 
 @dataclass
 class Setting:
@@ -146,11 +155,10 @@ class Setting:
     n_clips: int = 0
     speech_s: float = 0.0
 
-    def add(self, heard: dict[str, tuple[np.ndarray, np.ndarray]], speech_s: float) -> None:
-        """One clip: ``heard`` maps model id -> (its clip statistics ``(L, 2D)``, its plain
-        probabilities ``(C,)``)."""
-        for model_id, (stats, plain_probs) in heard.items():
-            self.models.setdefault(model_id, SettingStatistics()).add(stats, plain_probs)
+    def add(self, heard: dict[str, np.ndarray], speech_s: float) -> None:
+        """One clip: ``heard`` maps model id -> its clip statistics ``(L, 2D)``."""
+        for model_id, stats in heard.items():
+            self.models.setdefault(model_id, SettingStatistics()).add(stats)
         self.n_clips += 1
         self.speech_s += speech_s
 

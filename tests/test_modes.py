@@ -38,7 +38,7 @@ def test_running_statistics_match_numpy_and_shrink_toward_the_prior():
     mean, std = heard.normaliser(prior, shrink_clips=10)
     assert np.allclose(mean, 0) and np.allclose(std, 1, atol=1e-5)  # nothing heard: the prior
     for clip in clips:
-        heard.add(clip, np.full(3, 1 / 3))
+        heard.add(clip)
     assert np.allclose(heard.stats.mean, clips.mean(0)) and np.allclose(heard.stats.var, clips.var(0))
     mean, std = heard.normaliser(prior, shrink_clips=10)
     w = 50 / 60
@@ -47,24 +47,27 @@ def test_running_statistics_match_numpy_and_shrink_toward_the_prior():
 
 
 def test_variety_tells_clips_read_differently_from_clips_read_alike():
+    varied = np.eye(4)[np.arange(20) % 4]  # each clip read as another emotion
+    alike = np.tile([0.7, 0.1, 0.1, 0.1], (20, 1))
+    assert modes.variety(varied) == pytest.approx(4 * 0.25 * 0.75)
+    assert modes.variety(alike) == pytest.approx(0.0)
+    assert modes.variety(varied[:1]) == 0.0  # one clip: nothing to judge by
+
+
+def test_the_guard_judges_the_last_clips_of_a_setting():
     rng = np.random.default_rng(2)
-    varied, alike = modes.SettingStatistics(), modes.SettingStatistics()
-    for k in range(20):
-        stats = rng.normal(0, 1, (1, 8))
-        varied.add(stats, np.eye(4)[k % 4])  # each clip read as another emotion
-        alike.add(stats, np.array([0.7, 0.1, 0.1, 0.1]))
-    assert varied.variety() == pytest.approx(4 * 0.25 * 0.75)
-    assert alike.variety() == pytest.approx(0.0)
-    one = modes.SettingStatistics()
-    one.add(rng.normal(0, 1, (1, 8)), np.eye(4)[0])
-    assert one.variety() == 0.0  # one clip: nothing to judge by
+    heard = modes.SettingStatistics()
+    clips = rng.normal(0, 1, (config.ADAPT_GUARD_CLIPS + 5, 2, 3)).astype(np.float32)
+    for clip in clips:
+        heard.add(clip)
+    assert heard.n == len(clips)  # the normaliser has heard every clip
+    assert np.array_equal(heard.recent(), clips[-config.ADAPT_GUARD_CLIPS:])  # the guard, the last
 
 
 def test_a_setting_counts_clips_and_speech_per_model():
     setting = modes.Setting()
-    p = np.full(2, 0.5)
-    setting.add({"a": (np.ones((1, 2)), p), "b": (np.zeros((1, 2)), p)}, 2.5)
-    setting.add({"a": (np.ones((1, 2)), p)}, 1.0)
+    setting.add({"a": np.ones((1, 2)), "b": np.zeros((1, 2))}, 2.5)
+    setting.add({"a": np.ones((1, 2))}, 1.0)
     assert (setting.n_clips, setting.speech_s) == (2, 3.5)
     assert setting.of("a").n == 2 and setting.of("b").n == 1 and setting.of("c").n == 0
 
