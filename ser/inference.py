@@ -170,8 +170,7 @@ class Context:
         return modes.PLAIN, None
 
 
-def _prediction(model: EmotionModel, frames: np.ndarray, context: Context) -> Prediction:
-    mode, reference = context.mode_of(model)
+def _prediction(model: EmotionModel, frames: np.ndarray, mode: str, reference) -> Prediction:
     probs, settings, familiar = model.read_stats(clip_statistics(frames), mode, reference)
     unsure = calibration.unsure(probs.max(), settings.unsure_below)
     return Prediction(dict(zip(model.labels, probs.tolist())), bool(unsure), mode, familiar)
@@ -291,17 +290,19 @@ def _analysis(audio, activity, models, frames, offsets, fusion, context: Context
     """The clip's analysis from each model's frames of its speech span, which begin
     ``offsets[model.id]`` seconds into ``audio``."""
     duration_s = len(audio) / config.SAMPLE_RATE
-    clip = {m.id: _prediction(m, frames[m.id], context) for m in models}
+    # Once per analysis: the setting's guard reads its recent clips, and no window changes it.
+    read_as = {m.id: context.mode_of(m) for m in models}
+    clip = {m.id: _prediction(m, frames[m.id], *read_as[m.id]) for m in models}
     timeline = []
     if duration_s > config.WINDOW_S:
-        timeline = [_window(audio, w_start, w_end, offsets, models, frames, fusion, context)
+        timeline = [_window(audio, w_start, w_end, offsets, models, frames, fusion, read_as)
                     for w_start, w_end in audio_io.windows(len(audio))]
     lead = reports.lead_id([m.card for m in models], fusion)
     fused = fuse(clip, fusion)
     mode = (fused if lead == FUSED else clip[lead]).mode
     plain, mode_speech_s = {}, 0.0
     if any(p.mode != modes.PLAIN for p in clip.values()):  # the heads again, not the backbones
-        plain = {m.id: _prediction(m, frames[m.id], Context()) for m in models}
+        plain = {m.id: _prediction(m, frames[m.id], modes.PLAIN, None) for m in models}
         plain[FUSED] = fuse(plain, fusion)
         # Voice, when given, is what every model that can reads against (Context.mode_of).
         mode_speech_s = (context.voice or context.setting).speech_s
@@ -309,7 +310,8 @@ def _analysis(audio, activity, models, frames, offsets, fusion, context: Context
                         mode_speech_s, plain)
 
 
-def _window(audio, start, end, offsets, models, frames, fusion, context: Context) -> WindowPrediction:
+def _window(audio, start, end, offsets, models, frames, fusion, read_as: dict) -> WindowPrediction:
+    """One timeline window's readings; ``read_as``: model id -> (mode, reference), as the clip."""
     start_s, end_s = start / config.SAMPLE_RATE, end / config.SAMPLE_RATE
     if not audio_io.speech_activity(audio[start:end]).has_speech:
         return WindowPrediction(start_s, end_s, False)
@@ -319,7 +321,7 @@ def _window(audio, start, end, offsets, models, frames, fusion, context: Context
         lo = max(0, int((start_s - offsets[m.id]) * rate))
         hi = min(frames[m.id].shape[1], int(np.ceil((end_s - offsets[m.id]) * rate)))
         if hi - lo >= 2:
-            preds[m.id] = _prediction(m, frames[m.id][:, lo:hi], context)
+            preds[m.id] = _prediction(m, frames[m.id][:, lo:hi], *read_as[m.id])
     return WindowPrediction(start_s, end_s, bool(preds), preds, fuse(preds, fusion))
 
 

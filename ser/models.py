@@ -117,11 +117,14 @@ class EmotionModel:
             return self.adapted_head.predict_proba((stats - mean) / std)
         return self.head.predict_proba(stats)
 
+    def mode_calibration(self, mode: str) -> Calibration:
+        """The card's calibration of readings in ``mode`` (plain: the card's own)."""
+        return self.card.calibration if mode == PLAIN else getattr(self.card, mode).calibration
+
     def uncalibrated(self, stats: np.ndarray, mode: str = PLAIN, reference=None) -> np.ndarray:
         """``predict_stats`` before the mode's temperature: what the guards were measured on
         (``experiment.read_adapted``, ``read_voice``); ``(n_classes,)`` or ``(n_clips, n_classes)``."""
-        temperature = getattr(self.card, mode).calibration.temperature if mode != PLAIN else \
-            self.card.calibration.temperature
+        temperature = self.mode_calibration(mode).temperature
         return calibration.sharpen(self.predict_stats(stats, mode, reference), 1 / temperature)
 
     def read_stats(self, stats: np.ndarray, mode: str = PLAIN, reference=None
@@ -131,14 +134,12 @@ class EmotionModel:
         that sounds like the training corpora is calibrated as their new speakers were
         (``card.familiar``)."""
         probs = self.predict_stats(stats, mode, reference)
-        if mode != PLAIN:
-            return probs, getattr(self.card, mode).calibration, False
-        familiar = self.card.familiar
+        familiar = self.card.familiar if mode == PLAIN else None
         if familiar and self.familiarity and self.familiarity.score(stats) >= familiar.above:
             # The head's output carries the card's temperature; swap it for the familiar one.
             ratio = familiar.calibration.temperature / self.card.calibration.temperature
             return calibration.sharpen(probs, ratio), familiar.calibration, True
-        return probs, self.card.calibration, False
+        return probs, self.mode_calibration(mode), False
 
     def predict_frames(self, frames: np.ndarray, mode: str = PLAIN, reference=None) -> np.ndarray:
         """The calibrated reading (``read_stats``) of frames ``(n_layers, n_frames, dim)``."""
