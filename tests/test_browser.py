@@ -470,6 +470,11 @@ COUNTER_LOG_JS = """() => {
       log.push([Date.now(), parseFloat(m[1])]);
   }).observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
+# Refreshes of every live view after the three streams run, within STARVED_S: CI saw 0.17-0.5 Hz
+# with three browsers rendering on its two cores, so this asks for progress, not for a rate.
+KEEPS_REFRESHING = 3
+STARVED_S = 30
+REFRESHED_JS = "([since, n]) => window.__counter.filter(([t]) => t >= since).length >= n"
 CAP_S = 8  # SER_MAX_DURATION_S of the fresh server: long enough for speech, short for a test
 START_TRIES = 5
 
@@ -537,16 +542,19 @@ def test_three_visitors_streaming_at_once_each_keep_streaming_and_refreshing(bro
                 "recorded", timeout=LIVE_S * 1000)
         tabs[0].wait_for_timeout(2_000)  # past the start, when the three streams all run
         since = tabs[0].evaluate("() => Date.now()")
-        period_s = 6
-        tabs[0].wait_for_timeout(period_s * 1000)
-        rates = [len([t for t, _ in counter(tab) if since <= t <= since + period_s * 1000]) / period_s
-                 for tab in tabs]
+        starved = []
+        for i, tab in enumerate(tabs):
+            try:  # a starved stream never refreshes again; a slow machine only refreshes late
+                tab.wait_for_function(REFRESHED_JS, arg=[since, KEEPS_REFRESHING], timeout=STARVED_S * 1000)
+            except PlaywrightTimeout:
+                starved.append(i + 1)
         for i, tab in enumerate(tabs):
             screenshot(tab, f"three-visitors-{i + 1}")
         assert all(streaming(tab) for tab in tabs), \
             f"a stream stopped by itself: streaming {[streaming(tab) for tab in tabs]}, " \
             f"counters {[counter(tab)[-1:] for tab in tabs]}"
-        assert min(rates) > 1 / period_s, f"refreshes per second of the three live views: {rates}"
+        assert not starved, f"visitors {starved} saw fewer than {KEEPS_REFRESHING} refreshes in {STARVED_S} s: " \
+                            f"their counters {[counter(tabs[i - 1])[-3:] for i in starved]}"
     finally:
         for context in contexts:
             context.close()
