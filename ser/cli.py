@@ -187,15 +187,19 @@ def cmd_data_index(args: argparse.Namespace) -> int:
 
 def _train_all(args: argparse.Namespace, models_dir: Path) -> list[Path]:
     """Train (with both cross-validations) each requested model, then stack them."""
-    from ser.experiment import fit_fusion, train_model
+    from ser.experiment import TrainConfig, fit_fusion, train_model
 
     _check_backbone(args)
+    if args.augmented_copies < 0:
+        raise UserError("--augmented-copies must be 0 or more")
+    recipe = TrainConfig(augmented_copies=args.augmented_copies)
     data = _load_data(args.data, args.corpora)
     kinds = args.model or list(config.SHIPPED_MODELS)
     folders = []
     for kind in kinds:
         print(f"{kind}: features, cross-validation, calibration, final model …", file=sys.stderr, flush=True)
-        folders.append(train_model(kind, data, models_dir, checkpoint=args.backbone, with_cv=not args.no_cv))
+        folders.append(train_model(kind, data, models_dir, checkpoint=args.backbone, with_cv=not args.no_cv,
+                                   train_config=recipe))
     if len(kinds) > 1 and not args.no_cv:
         fit_fusion(models_dir)
     return folders
@@ -418,6 +422,10 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", metavar="ID",
                         help="wav2vec2 only: a transformers checkpoint id or local folder "
                              "(default facebook/wav2vec2-base)")
+    parser.add_argument("--augmented-copies", type=int, default=0, metavar="N",
+                        help="also train the plain heads on N copies of every clip as a laptop "
+                             "microphone in a room might record it (cached; each copy costs a "
+                             "feature pass; default 0, as the shipped models)")
 
 
 def _add_models(commands) -> None:

@@ -88,6 +88,10 @@ ADAPT_GUARD_CLIPS = ADAPT_EVAL_CLIPS
 VOICE_MIN_PLAIN = 0.3
 VOICE_REFERENCE_CLIPS = 2
 ONE_EMOTION_MIN_CLIPS = 5
+# Augmented training copies (`train --augmented-copies N`, for the plain head only): each clip
+# through augment.random_chain, seeded by (AUGMENT_SEED, copy, clip index). Measured for
+# Whisper base in docs/experiments.md (round 3, section 3); the shipped models have none.
+AUGMENT_SEED = 1000
 SHIPPED_MODELS = ("mfcc", "wakehubert", "whisper-base")  # what `ser train --all` trains and the app shows
 
 # --- inference ------------------------------------------------------------------

@@ -25,7 +25,7 @@ from ser.heads import HeadConfig, HeadEnsemble
 from ser.labels import allowed_mask, fold_absent
 from ser.models import save_model
 from ser.reports import CV_PREDICTIONS_FILE, FUSION_FILE, fusion_report
-from ser.training import TrainConfig, cross_validate, fit_ensemble
+from ser.training import TrainConfig, cross_validate, fit_ensemble, with_copies
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,14 @@ class CvResult:
 def clip_stats(kind: str, data: Corpora, checkpoint: str | None = None, progress: bool = True) -> np.ndarray:
     """Clip statistics ``(n_clips, L, 2D)`` of every clip of ``data`` (cached)."""
     return featurestore.dataset_statistics(get_backbone(kind, checkpoint), data.clips["path"], progress)
+
+
+def augmented_stats(kind: str, data: Corpora, n_copies: int, checkpoint: str | None = None,
+                    progress: bool = True) -> list[np.ndarray]:
+    """Clip statistics of ``n_copies`` augmented copies of every clip of ``data``, each
+    ``(n_clips, L, 2D)`` (cached; ``featurestore.augmented_statistics``)."""
+    backbone = get_backbone(kind, checkpoint) if n_copies else None
+    return [featurestore.augmented_statistics(backbone, data.clips["path"], k, progress) for k in range(n_copies)]
 
 
 @dataclass(frozen=True)
@@ -211,15 +219,20 @@ def mode_inputs(stats: np.ndarray, data: Corpora, rows: np.ndarray) -> dict[str,
 
 
 def fit_modes(stats: np.ndarray, data: Corpora, rows: np.ndarray, head_cfg: HeadConfig,
-              cfg: TrainConfig) -> dict[str, HeadEnsemble]:
+              cfg: TrainConfig, copies=()) -> dict[str, HeadEnsemble]:
     """One head per mode, trained on the clips in ``rows`` normalised as that mode reads them
-    (none for the voice where no speaker there has a neutral clip)."""
+    (none for the voice where no speaker there has a neutral clip); the plain head also on
+    those clips' augmented ``copies``. The other modes have none: a copy's room and
+    microphone are drawn per clip, so the copies of a corpus are no one setting."""
     heads = {}
     for mode, (x, kept) in mode_inputs(stats, data, rows).items():
         if not kept.any():
             continue
         idx = np.flatnonzero(rows)[kept]
-        heads[mode] = fit_ensemble(x[kept], data.labels[idx], data.allowed[idx], data.corpora[idx], head_cfg, cfg)
+        x = x[kept]
+        if mode == modes.PLAIN:
+            x, idx = with_copies(stats, copies, idx)
+        heads[mode] = fit_ensemble(x, data.labels[idx], data.allowed[idx], data.corpora[idx], head_cfg, cfg)
     return heads
 
 
@@ -283,11 +296,13 @@ class ModeCv:
     one_emotion: dict | None = None
 
 
-def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: TrainConfig) -> dict[str, ModeCv]:
+def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: TrainConfig,
+              copies=()) -> dict[str, ModeCv]:
     """Leave-one-corpus-out for the three modes. On each left-out corpus: plain; adapted, each
     setting (``settings_of``) z-normalised by its own clips; voice, each speaker with enough
     neutral clips referenced by ``config.VOICE_REFERENCE_CLIPS`` of them and scored on the
-    rest. Both adaptations are also run on one-emotion sessions against plain."""
+    rest. Both adaptations are also run on one-emotion sessions against plain. The plain
+    heads also learn from the training clips' augmented ``copies`` (``fit_modes``)."""
     rng = np.random.default_rng(cfg.seed)
     n, n_classes = len(stats), head_cfg.n_classes
     out = {m: ModeCv(np.full((n, n_classes), np.nan, np.float32), np.zeros(n, bool)) for m in modes.MODES}
@@ -296,7 +311,7 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
     fold_cfg = replace(cfg, n_members=cfg.cv_members)
     for c in data.corpus_ids:
         test = np.flatnonzero(data.corpora == c)
-        heads = fit_modes(stats, data, data.corpora != c, head_cfg, fold_cfg)
+        heads = fit_modes(stats, data, data.corpora != c, head_cfg, fold_cfg, copies)
         prior = modes.SettingPrior.of(stats[data.corpora != c], data.corpora[data.corpora != c])
         plain = heads[modes.PLAIN].predict_proba(stats[test])
         for m in modes.MODES:
@@ -387,6 +402,7 @@ def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,
     backbone = get_backbone(kind, checkpoint)
     head_cfg = head_config(kind, checkpoint)
     stats = clip_stats(kind, data, checkpoint, progress)
+    copies = augmented_stats(kind, data, cfg.augmented_copies, checkpoint, progress)
     calibrations = {m: Calibration() for m in modes.MODES}
     speaker_probs = speaker_report = transfer = familiar = familiar_to = None
     # With one corpus there are no left-out corpora to calibrate a mode on: plain only.
@@ -394,9 +410,10 @@ def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,
     cv = None
     if with_cv:
         folds = evaluation.speaker_folds(data.corpora, data.speakers)
-        speaker_probs = cross_validate(stats, data.labels, data.allowed, data.corpora, folds, head_cfg, cfg)
+        speaker_probs = cross_validate(stats, data.labels, data.allowed, data.corpora, folds, head_cfg, cfg,
+                                       copies)
     if with_cv and len(data.corpus_ids) > 1:
-        cv = corpus_cv(stats, data, head_cfg, cfg)
+        cv = corpus_cv(stats, data, head_cfg, cfg, copies)
         scores = HeldOutScores(speaker_probs, cv[modes.PLAIN].probs,
                                *familiarity.held_out(stats, data.corpora, folds))
         rule = fit_plain_confidence(scores, data, np.ones(len(stats), bool))
@@ -418,7 +435,7 @@ def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,
         speaker_report = speaker_fold_reports((speaker_probs, np.full(len(stats), config.UNSURE_BELOW)), data)
     if not with_cv:  # uncalibrated heads for every mode, with their guards
         cards = {m: ReadingMode(Calibration(), guard=mode_guard(m)) for m in cards}
-    heads = fit_modes(stats, data, np.ones(len(stats), bool), head_cfg, cfg)
+    heads = fit_modes(stats, data, np.ones(len(stats), bool), head_cfg, cfg, copies)
     cards = {m: card if m in heads else None for m, card in cards.items()}
     for m, head in heads.items():
         head.temperature.fill_(calibrations[m].temperature)

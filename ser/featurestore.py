@@ -71,20 +71,48 @@ def dataset_statistics(backbone: Backbone, paths, progress: bool = True) -> np.n
     times, so an edited file misses the cache): reading a few thousand frame files
     back costs minutes for Whisper, the summary a fraction of a second.
     """
-    from tqdm import tqdm
-
     from ser.onnx_heads import clip_statistics
 
     paths = [str(p) for p in paths]
+    return _statistics_file(
+        _statistics_path(backbone, paths, ""),
+        lambda p, i: clip_statistics(cached_extract(backbone, load_training_clip(p))),
+        paths, f"{backbone.kind} features", progress)
+
+
+def augmented_statistics(backbone: Backbone, paths, copy: int, progress: bool = True) -> np.ndarray:
+    """Clip statistics of augmented copy number ``copy`` (0, 1, …) of each file in ``paths``:
+    the clip through ``augment.random_chain`` (a laptop microphone in a room), seeded by
+    ``(config.AUGMENT_SEED, copy, clip index)``, so the same list gives the same copies.
+    Float32 ``(n_clips, n_layers, 2 * dim)``, cached as ``dataset_statistics`` is; the
+    copies' frames are not kept (they would double the frame cache for one use).
+    """
+    from ser import augment
+    from ser.onnx_heads import clip_statistics
+
+    def statistics(path: str, i: int) -> np.ndarray:
+        rng = np.random.default_rng([config.AUGMENT_SEED, copy, i])
+        audio, _ = augment.random_chain(load_training_clip(path), rng)
+        return clip_statistics(backbone.layers(audio).astype(np.float16))  # as the clean frames are kept
+
+    paths = [str(p) for p in paths]
+    return _statistics_file(_statistics_path(backbone, paths, f"-augmented-{config.AUGMENT_SEED}-{copy}"),
+                            statistics, paths, f"{backbone.kind} augmented copy {copy + 1}", progress)
+
+
+def _statistics_path(backbone: Backbone, paths: list[str], variant: str) -> Path:
     listing = "\n".join(f"{p}:{Path(p).stat().st_size}:{Path(p).stat().st_mtime_ns}" for p in paths)
     digest = hashlib.sha1(listing.encode()).hexdigest()[:12]
-    path = Path(config.CACHE_DIR) / "statistics" / f"{backbone_key(backbone)}-{digest}.npy"
+    return Path(config.CACHE_DIR) / "statistics" / f"{backbone_key(backbone)}{variant}-{digest}.npy"
+
+
+def _statistics_file(path: Path, statistics, paths: list[str], desc: str, progress: bool) -> np.ndarray:
+    """``statistics(path, index)`` of every file, stacked, through the one-file cache at ``path``."""
+    from tqdm import tqdm
+
     if path.is_file():
         return np.load(path, allow_pickle=False)
-    stats = np.stack([
-        clip_statistics(cached_extract(backbone, load_training_clip(p)))
-        for p in tqdm(paths, desc=f"{backbone.kind} features", disable=not progress)
-    ])
+    stats = np.stack([statistics(p, i) for i, p in enumerate(tqdm(paths, desc=desc, disable=not progress))])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, stats, allow_pickle=False)

@@ -35,6 +35,9 @@ class TrainConfig:
     seed: int = 0
     label_smoothing: float = 0.1
     balance_corpora: bool = True  # each corpus weighs the same in the loss, whatever its size
+    # Augmented copies of every clip beside it in the plain head's training set
+    # (``featurestore.augmented_statistics``): 0 in the shipped recipe.
+    augmented_copies: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,16 +115,28 @@ def fit_ensemble(stats, labels, allowed, corpora, head_config: HeadConfig,
     return ensemble.eval()
 
 
+def with_copies(stats: np.ndarray, copies, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The clips ``rows`` (indices) of ``stats`` ``(n_clips, L, 2D)`` followed by their augmented
+    ``copies`` (arrays shaped as ``stats``), and for each row of the result the index of the
+    clip it came from (its label, mask and corpus). Copies come only with their own clips,
+    so no copy of a held-out clip is ever trained on."""
+    rows = np.asarray(rows)
+    if not len(copies):
+        return stats[rows], rows
+    return np.concatenate([stats[rows]] + [copy[rows] for copy in copies]), np.tile(rows, 1 + len(copies))
+
+
 def cross_validate(stats, labels, allowed, corpora, folds: list[np.ndarray],
-                   head_config: HeadConfig, cfg: TrainConfig) -> np.ndarray:
+                   head_config: HeadConfig, cfg: TrainConfig, copies=()) -> np.ndarray:
     """Out-of-fold probabilities ``(n_clips, n_classes)``: each fold's clips are scored by
-    an ensemble trained on every clip outside that fold. Clips in no fold stay NaN."""
+    an ensemble trained on every clip outside that fold (and those clips' augmented
+    ``copies``, see ``with_copies``). Clips in no fold stay NaN."""
     stats, labels = np.asarray(stats), np.asarray(labels)
     allowed, corpora = np.asarray(allowed), np.asarray(corpora)
     probs = np.full((len(stats), head_config.n_classes), np.nan, np.float32)
     cfg = replace(cfg, n_members=cfg.cv_members)
     for test in folds:
-        train = np.setdiff1d(np.arange(len(stats)), test)
-        model = fit_ensemble(stats[train], labels[train], allowed[train], corpora[train], head_config, cfg)
+        x, rows = with_copies(stats, copies, np.setdiff1d(np.arange(len(stats)), test))
+        model = fit_ensemble(x, labels[rows], allowed[rows], corpora[rows], head_config, cfg)
         probs[test] = model.predict_proba(stats[test])
     return probs

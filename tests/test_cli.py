@@ -329,3 +329,17 @@ def test_evaluate_on_real_clips_is_well_above_chance(ravdess_dir, tmp_path, caps
         print(f"{model_id}: accuracy {report['accuracy']:.3f}, UAR {report['uar']:.3f}")
         assert report["n"] == n_clips == 30 * len(EVALUATE_ACTORS)
         assert report["accuracy"] > EVALUATE_MIN_ACCURACY, model_id
+
+
+def test_train_with_augmented_copies_records_them_and_caches_their_features(tiny_corpora, tiny_recipe, tmp_path):
+    assert main(["train", "--data", str(tiny_corpora), "--model", "mfcc", "--models-dir", str(tmp_path),
+                 "--augmented-copies", "1"]) == 0
+    card = read_card(tmp_path / "mfcc")
+    assert card.training["config"]["augmented_copies"] == 1
+    cached = sorted(p.name for p in (config.CACHE_DIR / "statistics").glob("*.npy"))
+    assert len(cached) == 2 and sum("-augmented-" in name for name in cached) == 1
+
+
+def test_negative_augmented_copies_are_a_user_error(tiny_corpora, capsys):
+    assert main(["cv", "--data", str(tiny_corpora), "--model", "mfcc", "--augmented-copies", "-1"]) == 2
+    assert "--augmented-copies must be 0 or more" in capsys.readouterr().err
