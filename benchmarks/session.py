@@ -38,6 +38,10 @@ from ser import config
 
 SAMPLE_S = 5.0
 STREAMS_WITHIN_S = 30.0  # a START streamed when the take counter passed 3 s this soon after it
+FRESH_TAKE_PAST_3_S_JS = """() => {
+  const r = window.__ser.recorded, first = r.findIndex(([, s]) => s < 3);
+  return first >= 0 && r.slice(first).some(([, s]) => s > 3);
+}"""
 TAKE_OVERHEAD_S = 30.0  # START, the analysis at the cap and STOP, on two shared cores
 TARGET_END_MB = 100
 TARGET_SLOPE_MB = 20  # per 10 minutes
@@ -72,7 +76,8 @@ def one_take(page) -> dict:
     start_button(page).click()
     streamed = False
     try:
-        page.wait_for_function("window.__ser.recorded.some(([, s]) => s > 3)", timeout=1000 * STREAMS_WITHIN_S)
+        # A fresh count first: the last take's "120 s recorded" can show again before this one's.
+        page.wait_for_function(FRESH_TAKE_PAST_3_S_JS, timeout=1000 * STREAMS_WITHIN_S)
         streamed = True
         page.wait_for_function("(document.querySelector('.st-key-live-view') || {innerText: ''})"
                                ".innerText.includes('Take closed')",
