@@ -24,7 +24,7 @@ from ui.analysis import (
 )
 from ui.charts import show_figure
 from ui.resources import get_fusion, model_names, models_loaded, require_models
-from ui.setting import adapt_toggle, session_setting, setting_note
+from ui.setting import adapt_toggle, hear_recording, session_setting, setting_note
 from ui.setting import reset as reset_setting
 from ui.stream import keep_stream_on_page
 from ui.view import bring_into_view
@@ -308,7 +308,9 @@ def one_clip() -> None:
     elif clip.file_id != st.session_state.get(CLIP_STATE):
         st.session_state[CLIP_STATE] = clip.file_id
         name = datetime.now().strftime("recording-%Y-%m-%d-%H%M%S.wav")
-        st.session_state[RESULT_STATE] = {"clip": decode(clip.getvalue(), name)}
+        recording = decode(clip.getvalue(), name)
+        hear_recording(PAGE, recording.audio)
+        st.session_state[RESULT_STATE] = {"clip": recording}
         announce_result()
 
 
@@ -345,7 +347,7 @@ if latest:
         if "take" in latest:
             show_take(latest["take"])
         else:
-            show_clip(latest["clip"], key="live-clip", voice=PAGE)
+            show_clip(latest["clip"], key="live-clip", voice=PAGE, setting=session_setting(PAGE))
     bring_new_result_into_view()
 # STOP, the meter and the reading on one screen, once per take. Last on the page: an element
 # drawn above the stream would make the browser re-create its component.

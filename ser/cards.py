@@ -66,9 +66,8 @@ class ReadingMode:
     # Its failure case, measured on left-out corpora: sessions of one speaker in one emotion,
     # {"sessions": n, "mode": accuracy, "plain": accuracy on the same clips}.
     one_emotion: dict | None = None
-    # The guard's settings: adapted {"shrink_clips", "min_variety"} (of the adapted head's
-    # uncalibrated readings of the setting's last clips); voice {"min_plain"} (of the plain
-    # head's uncalibrated reading of the reference).
+    # The guard's settings: adapted {"shrink_clips", "min_variety"}, voice {"min_variety"}: of
+    # the mode's uncalibrated readings of the last clips heard (the setting's, or the voice's).
     guard: dict = field(default_factory=dict)
 
     @classmethod

@@ -283,7 +283,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     _one_torch_thread()
     fusion = read_fusion(Path(args.models))
     voice = _voice(args, models)
-    setting = _setting(args, models) if args.adapt else None
+    # The voice's guard judges its reference by how the FILEs read against it: they are its clips.
+    setting = _setting(args, models) if args.adapt or voice else None
     failed = 0
     for path in args.files:
         try:
@@ -320,10 +321,9 @@ def _setting(args: argparse.Namespace, models):
 
 
 def _voice(args: argparse.Namespace, models):
-    """The speaker's plain voice from --calibrate-with, or None. A reference that does not
-    sound plain is refused with a warning, and the files are read plain."""
+    """The speaker's plain voice from --calibrate-with, or None."""
     from ser.audio import load_audio, message_for
-    from ser.inference import NotPlainError, voice_reference
+    from ser.inference import voice_reference
 
     if not args.calibrate_with:
         return None
@@ -333,11 +333,7 @@ def _voice(args: argparse.Namespace, models):
             recordings.append(load_audio(path))
         except AudioError as err:  # a reference the user chose must load
             raise UserError(f"calibration: {message_for(path, err)}") from None
-    try:
-        return voice_reference(recordings, models)
-    except NotPlainError as err:
-        print(f"warning: not calibrated, reading plain. {err}", file=sys.stderr, flush=True)
-        return None
+    return voice_reference(recordings, models)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -465,7 +461,8 @@ def _add_models(commands) -> None:
                       help="read every FILE against the speaker's plain voice: REF are recordings of "
                            "that speaker reading plainly, in their everyday voice (at least "
                            f"{config.MIN_CALIBRATION_SPEECH_S:g} s of speech; about 10 s is enough). "
-                           "A REF that sounds emotional is refused and FILEs are read plain")
+                           "FILEs that all read alike against REF (one emotion, or a REF spoken in it) "
+                           "are read plain, as is a single FILE")
     mode.add_argument("--adapt", action="store_true",
                       help="treat all FILEs as one setting (same room, microphone, speakers) and read "
                            "each among the others; files too alike to adapt to (one emotion, most "

@@ -77,15 +77,17 @@ MIN_CALIBRATION_SPEECH_S = 3.0  # calibrating to a voice needs at least this muc
 # least this many clips.
 ADAPT_EVAL_CLIPS = 30
 # Adapted: a setting's statistics count as much as this many clips of the training corpora's
-# while little of it has been heard. A setting whose last clips the adapted head reads alike
-# (total variance of its uncalibrated probabilities under ADAPT_MIN_VARIETY: one emotion, most
-# likely) reads plain; the guard judges as many clips as the settings it was measured on.
+# while little of it has been heard. Both guards judge the readings their mode would give of
+# the last GUARD_CLIPS clips heard (the setting's, or the voice's): readings too alike (total
+# variance of the uncalibrated probabilities under the mode's MIN_VARIETY) mean one emotion,
+# most likely, which the normalising took away, so the mode reads plain. GUARD_CLIPS is the
+# size of the settings the guards were measured on.
 ADAPT_SHRINK_CLIPS = 10.0
 ADAPT_MIN_VARIETY = 0.20
-ADAPT_GUARD_CLIPS = ADAPT_EVAL_CLIPS
-# Voice: a reference the best model hears (uncalibrated) as less than this neutral-or-calm
-# reads plain.
-VOICE_MIN_PLAIN = 0.3
+GUARD_CLIPS = ADAPT_EVAL_CLIPS
+# Voice: against its reference, a voice's clips read alike when the reference was not plain
+# (docs/experiments.md, round 3, section 4). Until two clips of the voice are heard it reads plain.
+VOICE_MIN_VARIETY = 0.36
 VOICE_REFERENCE_CLIPS = 2
 ONE_EMOTION_MIN_CLIPS = 5
 # Augmented training copies (`train --augmented-copies N`, for the plain head only): each clip

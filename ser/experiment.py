@@ -268,17 +268,17 @@ def read_adapted(head, prior: modes.SettingPrior, stats: np.ndarray) -> np.ndarr
         heard.add(clip)
     mean, std = heard.normaliser(prior, config.ADAPT_SHRINK_CLIPS)
     probs = head.predict_proba((stats - mean) / std)
-    return probs if modes.variety(probs[-config.ADAPT_GUARD_CLIPS:]) >= config.ADAPT_MIN_VARIETY else None
+    return probs if modes.variety(probs[-config.GUARD_CLIPS:]) >= config.ADAPT_MIN_VARIETY else None
 
 
-def read_voice(heads: dict, reference: np.ndarray, stats: np.ndarray) -> np.ndarray | None:
-    """Probabilities ``(n, C)`` of one speaker's clips ``(n, L, 2D)`` read against their
-    reference ``(L, 2D)``, or None where the guard reads them plain: the plain head hears the
-    reference as less than ``config.VOICE_MIN_PLAIN`` neutral or calm."""
-    if modes.VOICE not in heads or modes.plain_share(heads[modes.PLAIN].predict_proba(reference)) < \
-            config.VOICE_MIN_PLAIN:
-        return None
-    return heads[modes.VOICE].predict_proba(stats - reference)
+def read_voice(head, reference: np.ndarray, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities ``(n, C)`` of one speaker's clips ``(n, L, 2D)``, in the order heard, read
+    against their reference ``(L, 2D)``, and which of them the guard lets read so (bool
+    ``(n,)``): a clip, where the voice readings of the clips heard up to it (the last
+    ``config.GUARD_CLIPS``) vary by at least ``config.VOICE_MIN_VARIETY``; the first never."""
+    probs = head.predict_proba(stats - reference)
+    heard_by = [probs[max(0, k + 1 - config.GUARD_CLIPS):k + 1] for k in range(len(probs))]
+    return probs, np.array([modes.variety(heard) >= config.VOICE_MIN_VARIETY for heard in heard_by], bool)
 
 
 def n_right(probs: np.ndarray, labels: np.ndarray, emotions: tuple[str, ...]) -> int:
@@ -328,10 +328,11 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
             if len(calm) <= config.VOICE_REFERENCE_CLIPS:
                 continue
             ref = rng.choice(calm, config.VOICE_REFERENCE_CLIPS, replace=False)
-            rest = np.setdiff1d(mine, ref)
-            probs = read_voice(heads, stats[test[ref]].mean(0), stats[test[rest]])
-            if probs is not None:
-                out[modes.VOICE].probs[test[rest]], out[modes.VOICE].used[test[rest]] = probs, True
+            rest = rng.permutation(np.setdiff1d(mine, ref))  # the order they are heard in
+            if modes.VOICE in heads:
+                probs, used = read_voice(heads[modes.VOICE], stats[test[ref]].mean(0), stats[test[rest]])
+                read = test[rest[used]]
+                out[modes.VOICE].probs[read], out[modes.VOICE].used[read] = probs[used], True
         emotions = CORPORA[c].emotions
         for session in one_emotion_sessions(speakers, y):
             probs = read_adapted(heads[modes.ADAPTED], prior, stats[test[session]])
@@ -339,9 +340,11 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
                                                                   y[session], emotions),
                                             n_right(plain[session], y[session], emotions)))
             ref, rest = session[:config.VOICE_REFERENCE_CLIPS], session[config.VOICE_REFERENCE_CLIPS:]
-            probs = read_voice(heads, stats[test[ref]].mean(0), stats[test[rest]])
-            failures[modes.VOICE].append((len(rest), n_right(plain[rest] if probs is None else probs,
-                                                             y[rest], emotions),
+            probs = plain[rest]
+            if modes.VOICE in heads:
+                voice, used = read_voice(heads[modes.VOICE], stats[test[ref]].mean(0), stats[test[rest]])
+                probs = np.where(used[:, None], voice, probs)
+            failures[modes.VOICE].append((len(rest), n_right(probs, y[rest], emotions),
                                           n_right(plain[rest], y[rest], emotions)))
     for m, rows in failures.items():
         if not rows:
@@ -361,10 +364,10 @@ def calibrate_mode(cv: ModeCv, plain: tuple[np.ndarray, np.ndarray], data: Corpo
     ``plain_readings``)."""
     emotions = corpus_emotions(data.corpus_ids)
     used = cv.used
-    if not used.any():  # never read in the mode (tiny data): nothing to calibrate it on
-        return ReadingMode(Calibration(), None, None, cv.one_emotion, guard)
 
     def fitted(rows: np.ndarray) -> tuple[float, float]:
+        if not rows.any():  # no reading in the mode to calibrate on
+            return 1.0, config.UNSURE_BELOW
         t = calibration.fit_temperature(cv.probs[rows], data.labels[rows], data.corpora[rows], emotions)
         cut = calibration.sure_threshold(calibration.sharpen(cv.probs[rows], t), data.labels[rows],
                                          data.corpora[rows], emotions)
@@ -374,14 +377,17 @@ def calibrate_mode(cv: ModeCv, plain: tuple[np.ndarray, np.ndarray], data: Corpo
     reports = {}
     for c in data.corpus_ids:
         rows = data.corpora == c
-        mode_t, cut = fitted(used & ~rows) if (used & ~rows).any() else (1.0, config.UNSURE_BELOW)
+        mode_t, cut = fitted(used & ~rows)
         in_mode = used[rows]
         calibrated = np.where(in_mode[:, None], calibration.sharpen(cv.probs[rows], mode_t), plain[0][rows])
         thresholds = np.where(in_mode, cut, plain[1][rows])
         reports[c] = evaluation.transfer_score(data.labels[rows], calibrated, CORPORA[c].emotions, thresholds)
         reports[c] |= {"temperature": round(mode_t, 4), "unsure_below": cut,
                        "read_in_mode": round(float(used[rows].mean()), 4)}
-    fitted_on = "leave-one-corpus-out readings of " + ", ".join(data.corpus_ids)
+    # A guard that let no left-out clip read in the mode leaves it plain there, as it is used.
+    fitted_on = ("leave-one-corpus-out readings of " if used.any()
+                 else "not fitted: never read in this mode on the left-out corpora of ")
+    fitted_on += ", ".join(data.corpus_ids)
     return ReadingMode(Calibration(round(temperature, 4), unsure_below, fitted_on), None, reports,
                        cv.one_emotion, guard)
 
@@ -390,7 +396,7 @@ def mode_guard(mode: str) -> dict:
     """A mode's guard settings, recorded in the card: inference reads them from there."""
     if mode == modes.ADAPTED:
         return {"shrink_clips": config.ADAPT_SHRINK_CLIPS, "min_variety": config.ADAPT_MIN_VARIETY}
-    return {"min_plain": config.VOICE_MIN_PLAIN}
+    return {"min_variety": config.VOICE_MIN_VARIETY}
 
 
 def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,

@@ -12,8 +12,8 @@ training corpus stands for a setting; a speaker's neutral clips for their plain
 voice), and its own temperature fitted on left-out corpora. Both adaptations assume
 something a user can get wrong: that the setting holds more than one emotion, that
 the reference is plain. Each has a guard that reads plain when its assumption visibly
-fails (``variety`` of the adapted readings of the setting's recent clips; for the voice,
-how plain the reference reads).
+fails: the readings the mode gives of the recent clips (the setting's, or the voice's)
+vary too little (``variety``): one emotion, most likely, which the normalising took away.
 Statistics are clip statistics ``(n_layers, 2 * dim)`` (``onnx_heads.clip_statistics``),
 or a stack of them ``(n_clips, n_layers, 2 * dim)``.
 """
@@ -61,16 +61,11 @@ def subtract_neutral_means(stats: np.ndarray, speakers, labels) -> tuple[np.ndar
 def variety(probs: np.ndarray) -> float:
     """How differently a setting's clips read: the total variance of their probabilities
     ``(n_clips, C)`` (0 for fewer than two clips). Read adapted, a setting of one emotion
-    reads alike (its emotion is what normalising took away), a mixed one does not: the
-    adapted mode's guard (docs/experiments.md, round 3, section 4)."""
+    reads alike (its emotion is what normalising took away), a mixed one does not; read
+    against a reference spoken in the clips' one emotion, likewise. Both modes' guard
+    (docs/experiments.md, round 3, section 4)."""
     probs = np.asarray(probs, np.float64)
     return float(probs.var(0).sum()) if len(probs) >= 2 else 0.0
-
-
-def plain_share(probs: np.ndarray) -> float:
-    """How much of a reading ``(C,)`` (``config.EMOTIONS`` order) is neutral or calm: the voice
-    mode's guard, on the plain head's reading of a reference."""
-    return float(probs[config.EMOTIONS.index("neutral")] + probs[config.EMOTIONS.index("calm")])
 
 
 @dataclass(frozen=True)
@@ -116,11 +111,11 @@ class Running:
 @dataclass
 class SettingStatistics:
     """What one model heard in one setting: the running moments of its clips' statistics,
-    and the statistics of the last ``config.ADAPT_GUARD_CLIPS`` clips (``recent``, for the
+    and the statistics of the last ``config.GUARD_CLIPS`` clips (``recent``, for the
     guard). Belongs to one visitor's session or one CLI run, never to a shared cache."""
 
     stats: Running = field(default_factory=Running)
-    last: deque = field(default_factory=lambda: deque(maxlen=config.ADAPT_GUARD_CLIPS))
+    last: deque = field(default_factory=lambda: deque(maxlen=config.GUARD_CLIPS))
 
     @property
     def n(self) -> int:
@@ -132,7 +127,7 @@ class SettingStatistics:
         self.last.append(np.asarray(stats, np.float32))
 
     def recent(self) -> np.ndarray:
-        """The last clips' statistics ``(n, L, 2D)``, n ≤ ``config.ADAPT_GUARD_CLIPS``."""
+        """The last clips' statistics ``(n, L, 2D)``, n ≤ ``config.GUARD_CLIPS``."""
         return np.stack(self.last)
 
     def normaliser(self, prior: SettingPrior, shrink_clips: float) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 import ser.cards
 import ser.models
+import ser.modes
 from ser import config
 from ser.cards import read_cards
 from ser.audio import load_audio, spoken_duration, to_wav_bytes
@@ -132,18 +133,25 @@ def test_upload_page_reads_a_batch_adapted_to_its_setting_and_one_click_reads_ea
     assert verdicts(at) == alone and not at.toggle(key="adapt-upload").value
 
 
-def test_upload_page_reads_the_files_against_the_speakers_voice_but_not_the_examples(make_speech):
+def test_upload_page_reads_the_files_against_the_speakers_voice_but_not_the_examples(make_speech, monkeypatch):
     at = run_page("upload.py")
     at.file_uploader(key="voice-file-upload").set_value(
         [("reference.wav", to_wav_bytes(make_speech(12.0, seed=3)), "audio/wav")]).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(e.label.startswith("Calibrated to the speaker's voice: on (") for e in at.expander)
-    at.file_uploader[0].set_value([("mine.flac", EXAMPLE.read_bytes(), "audio/flac")]).run()
+    mine = [("mine.flac", EXAMPLE.read_bytes(), "audio/flac")]
+    at.file_uploader[0].set_value(mine).run()
+    (alone,) = verdicts(at)
+    assert "calibrated" not in alone  # one file of the voice: nothing to judge the reference by
+    # Two files that read differently against the reference: the voice's guard lets them read so.
+    monkeypatch.setattr(ser.modes, "variety", lambda probs: 1.0)
+    other = ("other.wav", to_wav_bytes(make_speech(3.0, seed=5)), "audio/wav")
+    at.file_uploader[0].set_value(mine + [other]).run()
     next(b for b in at.button if b.key.startswith("example-")).click().run()
     assert not at.exception, [e.value for e in at.exception]
-    example, upload = verdicts(at)  # newest first
-    assert "calibrated to the speaker" in upload  # Whisper base at least (the quote is escaped)
-    assert "calibrated" not in example  # an actor's clip is not the speaker's voice
+    example, *uploads = verdicts(at)  # newest first
+    assert all("calibrated to the speaker" in cards for cards in uploads)  # the quote is escaped
+    assert "calibrated" not in example and "adapted" not in example  # an actor's clip is another voice
     # One click reads the files plainly again; the reference stays, switched off.
     at.button(key=next(b.key for b in at.button if b.key.endswith("-voice-off"))).click().run()
     assert not any("calibrated" in cards for cards in verdicts(at))

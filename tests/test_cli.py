@@ -127,25 +127,26 @@ def test_predict_reads_a_setting_of_one_clip_repeated_plain(example_clip, capsys
         assert line["mode"] == "plain" and line["models"] == plain["models"]
 
 
-def test_predict_calibrated_to_a_voice_needs_enough_plain_speech(example_clip, tmp_path, capsys, monkeypatch):
+def test_predict_calibrated_to_a_voice_needs_its_files_to_differ(example_clip, tmp_path, capsys, monkeypatch):
+    """The voice guard judges the reference by the FILEs: one file, or files that all read
+    alike against it, read plain; a reference with too little speech is an error."""
     neutral = config.EXAMPLES_DIR / "03-01-01-01-01-01-20.flac"
-    assert main(["predict", str(example_clip), "--calibrate-with", *[str(neutral)] * 3]) == 0
-    out, err = capsys.readouterr()
-    (line,) = json_lines(out)
-    if "warning" not in err:  # the neutral example read as plain enough to calibrate on
+    assert main(["predict", str(example_clip)]) == 0
+    (plain,) = json_lines(capsys.readouterr().out)
+    for files in ([example_clip], [example_clip] * 3):
+        assert main(["predict", *map(str, files), "--calibrate-with", *[str(neutral)] * 3]) == 0
+        for line in json_lines(capsys.readouterr().out):
+            assert line["mode"] == "plain" and line["models"] == plain["models"]
+    from ser import modes
+
+    monkeypatch.setattr(modes, "variety", lambda probs: 1.0)  # as if the files read differently
+    assert main(["predict", *[str(example_clip)] * 2, "--calibrate-with", *[str(neutral)] * 3]) == 0
+    for line in json_lines(capsys.readouterr().out):
         assert line["mode"] == "voice" and line["mode_speech_s"] > 3
     short = tmp_path / "short.wav"
     sf.write(short, [0.0] * SR, SR)
     assert main(["predict", str(example_clip), "--calibrate-with", str(short)]) == 2
     assert "needs at least 3 s" in capsys.readouterr().err
-    # A reference no model hears as plain is refused, with a warning, and the clip reads plain.
-    from ser import modes
-
-    monkeypatch.setattr(modes, "plain_share", lambda probs: 0.0)
-    assert main(["predict", str(example_clip), "--calibrate-with", *[str(neutral)] * 3]) == 0
-    out, err = capsys.readouterr()
-    assert "warning: not calibrated, reading plain. The reference sounds" in err
-    assert json_lines(out)[0]["mode"] == "plain"
 
 
 def test_predict_goes_on_after_a_bad_file(example_clip, tmp_path, capsys):
@@ -282,7 +283,7 @@ def test_train_with_cv_calibrates_on_the_left_out_corpora(tiny_corpora, tiny_rec
     assert card.calibration.fitted_on == "leave-one-corpus-out predictions of emovo, ravdess"
     assert set(card.transfer) == {"emovo", "ravdess"}
     assert card.adapted.guard == {"shrink_clips": config.ADAPT_SHRINK_CLIPS, "min_variety": config.ADAPT_MIN_VARIETY}
-    assert card.voice.guard == {"min_plain": config.VOICE_MIN_PLAIN}
+    assert card.voice.guard == {"min_variety": config.VOICE_MIN_VARIETY}
     assert card.speaker_folds["ravdess_8_class"]["n"] == 11
     # Clips that sound like the training corpora get the confidence of their new speakers.
     assert card.familiar.calibration.fitted_on == "folds by speaker inside emovo, ravdess"

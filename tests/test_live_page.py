@@ -12,13 +12,13 @@ import pytest
 import soundfile as sf
 from streamlit.testing.v1 import AppTest
 
-from ser import config
+from ser import config, modes
 from ser.audio import to_wav_bytes
 from ser.cards import read_cards
 from ser.inference import voice_reference
 from ser.models import load_models
 from ui.resources import FUSED_NAME, short_name
-from ui.voice import VOICE_STATE
+from ui.voice import VOICE_STATE, VOICE_WAITS
 
 PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "live.py"
 TIMEOUT_S = 120  # the first run loads and warms up every model on a shared 2-core machine
@@ -68,13 +68,20 @@ def test_a_too_short_recording_is_explained(live_page):
     assert not any("ser-verdict" in m.value for m in at.markdown)
 
 
-def test_a_calibrated_reading_says_so_and_one_click_turns_it_off(live_page, make_speech):
+def test_a_calibrated_reading_says_so_and_one_click_turns_it_off(live_page, make_speech, monkeypatch):
     reference = voice_reference([make_speech(12.0, seed=3)], load_models())
     live_page.session_state[VOICE_STATE] = {"live": {"digest": "test", "speech_s": 9.4, "reference": reference,
                                                      "on": True}}
     audio, rate = sf.read(EXAMPLE, dtype="float32")
     at = record(live_page, to_wav_bytes(audio, rate))
     assert any(e.label == "Calibrated to your voice: on (9 s of speech)" for e in at.expander)
+    # The first recording of the voice: nothing to judge the reference by yet, so it reads plain.
+    [cards] = [m.value for m in at.markdown if "ser-verdict" in m.value]
+    assert "calibrated" not in cards
+    assert any(VOICE_WAITS in c.value for c in at.caption)
+    # A second, different recording, the two read differently against the reference: calibrated.
+    monkeypatch.setattr(modes, "variety", lambda probs: 1.0)
+    at = record(at, to_wav_bytes(make_speech(3.0, seed=5)))
     [cards] = [m.value for m in at.markdown if "ser-verdict" in m.value]
     # Every reading's card says so, and on how much speech.
     assert cards.count("calibrated to your voice (9 s of speech)") == len(read_cards()) + 1

@@ -132,12 +132,17 @@ def test_shipped_models_are_calibrated_on_left_out_corpora_in_every_mode(shipped
         assert set(card.transfer) == six
         for mode, head in (("adapted", model.adapted_head), ("voice", model.voice_head)):
             reading = getattr(card, mode)
-            assert reading.calibration.fitted_on.startswith("leave-one-corpus-out")
             assert float(head.temperature) == pytest.approx(reading.calibration.temperature, abs=1e-4)
             assert set(reading.transfer) == six and reading.one_emotion["sessions"] > 0
+            read_in_mode = [r["read_in_mode"] for r in reading.transfer.values()]
+            if reading.calibration.fitted_on.startswith("not fitted: never read in this mode"):
+                assert read_in_mode == [0.0] * 6  # its guard read every left-out clip plain
+            else:
+                assert reading.calibration.fitted_on.startswith("leave-one-corpus-out")
+                assert max(read_in_mode) > 0
         assert card.adapted.guard == {"shrink_clips": config.ADAPT_SHRINK_CLIPS,
                                       "min_variety": config.ADAPT_MIN_VARIETY}
-        assert card.voice.guard == {"min_plain": config.VOICE_MIN_PLAIN}
+        assert card.voice.guard == {"min_variety": config.VOICE_MIN_VARIETY}
         # Confidence for clips like the training corpora comes from their new speakers'.
         assert card.familiar.calibration.fitted_on.startswith("folds by speaker")
         assert model.familiarity is not None
@@ -217,11 +222,15 @@ def test_rows_and_dict_agree(shipped, make_speech):
 
 
 def test_a_voice_reference_marks_the_analysis_and_its_rows_as_calibrated(shipped, make_speech, monkeypatch):
-    monkeypatch.setattr(modes, "plain_share", lambda probs: 1.0)  # past the guard
     voice = voice_reference([make_speech(12.0, seed=1)], shipped)
     assert voice.speech_s > config.MIN_CALIBRATION_SPEECH_S
-    plain = analyse(make_speech(3.0), shipped)
-    result = analyse(make_speech(3.0), shipped, voice=voice)
+    clip = make_speech(3.0)
+    setting = Setting()
+    for seed in (2, 3):  # two more clips of the voice, for its guard to judge the reference by
+        analyse(make_speech(3.0, seed=seed), shipped, voice=voice, setting=setting, learn=True)
+    monkeypatch.setattr(modes, "variety", lambda probs: 1.0)  # as if those clips read differently
+    plain = analyse(clip, shipped)
+    result = analyse(clip, shipped, voice=voice, setting=setting)
     assert result.mode == result.to_dict()["mode"] == "voice"
     assert {row["mode"] for row in result.to_rows()} == {"voice"}
     assert result.mode_speech_s == voice.speech_s
@@ -229,10 +238,18 @@ def test_a_voice_reference_marks_the_analysis_and_its_rows_as_calibrated(shipped
     assert result.plain == {**plain.models, "fused": plain.fused}  # what every card read before
 
 
-def test_a_reference_that_does_not_sound_plain_is_refused(shipped, make_speech, monkeypatch):
-    monkeypatch.setattr(modes, "plain_share", lambda probs: 0.0)
-    with pytest.raises(inference.NotPlainError, match="not like an everyday voice"):
-        voice_reference([make_speech(12.0, seed=1)], shipped)
+def test_a_voice_reads_plain_until_its_clips_read_differently_against_the_reference(shipped, make_speech):
+    """The voice guard: with no other clip of the voice, or clips that all read alike against
+    the reference (one emotion, or a reference spoken in it), every model reads plain."""
+    voice = voice_reference([make_speech(12.0, seed=1)], shipped)
+    same = make_speech(3.0, seed=4)
+    plain = analyse(same, shipped)
+    assert analyse(same, shipped, voice=voice).models == plain.models
+    setting = Setting()
+    for _ in range(3):
+        result = analyse(same, shipped, voice=voice, setting=setting, learn=True)
+        assert result.mode == "plain" and result.models == plain.models
+    assert all(setting.of(m.id).n == 3 for m in shipped)  # the voice's clips were kept for the guard
 
 
 def test_a_setting_is_learnt_clip_by_clip_and_read_plain_while_its_clips_read_alike(shipped, make_speech):

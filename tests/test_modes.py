@@ -57,11 +57,32 @@ def test_variety_tells_clips_read_differently_from_clips_read_alike():
 def test_the_guard_judges_the_last_clips_of_a_setting():
     rng = np.random.default_rng(2)
     heard = modes.SettingStatistics()
-    clips = rng.normal(0, 1, (config.ADAPT_GUARD_CLIPS + 5, 2, 3)).astype(np.float32)
+    clips = rng.normal(0, 1, (config.GUARD_CLIPS + 5, 2, 3)).astype(np.float32)
     for clip in clips:
         heard.add(clip)
     assert heard.n == len(clips)  # the normaliser has heard every clip
-    assert np.array_equal(heard.recent(), clips[-config.ADAPT_GUARD_CLIPS:])  # the guard, the last
+    assert np.array_equal(heard.recent(), clips[-config.GUARD_CLIPS:])  # the guard, the last
+
+
+def test_the_voice_guard_reads_a_clip_against_the_voice_once_the_clips_heard_up_to_it_differ():
+    """``experiment.read_voice`` as cross-validation measures it: clips in the order heard."""
+    from ser.experiment import read_voice
+
+    class Head:  # reads a clip's first statistic as the probability of angry, the rest neutral
+        def predict_proba(self, stats):
+            p = np.zeros((len(stats), len(config.EMOTIONS)))
+            p[:, ANGRY] = stats[:, 0, 0]
+            p[:, NEUTRAL] = 1 - stats[:, 0, 0]
+            return p
+
+    angry_neutral = np.array([1.0, 1.0, 0.0, 1.0, 0.0])[:, None, None]
+    probs, used = read_voice(Head(), np.zeros((1, 1)), angry_neutral)
+    assert probs[:, ANGRY].tolist() == angry_neutral[:, 0, 0].tolist()
+    # The first clip has nothing to be judged by; the second reads as the first (no variety); the
+    # third differs, and from then on the clips heard vary enough (variety 2 * 2/9 = 0.44 at the third).
+    assert used.tolist() == [False, False, True, True, True]
+    _, used = read_voice(Head(), np.zeros((1, 1)), np.ones((5, 1, 1)))  # one emotion: never
+    assert not used.any()
 
 
 def test_a_setting_counts_clips_and_speech_per_model():

@@ -24,7 +24,7 @@ from ser.audio import AudioError, load_audio, spoken_duration, to_wav_bytes
 from ser.circumplex import position
 from ser.inference import FUSED, ClipAnalysis, Prediction, analyse
 from ser.models import EmotionModel
-from ser.modes import ADAPTED, Setting, VoiceReference
+from ser.modes import ADAPTED, PLAIN, Setting, VoiceReference
 from ser.segments import segments, segments_text, shows_timeline
 from ser.slots import Slots
 from ui.charts import show_figure
@@ -33,7 +33,7 @@ from ui.setting import PageSetting, setting_note
 from ui.setting import switch as switch_setting
 from ui.text import plain
 from ui.view import bring_into_view
-from ui.voice import calibration_note, current_voice, turn_off_button
+from ui.voice import VOICE_WAITS, calibration_note, current_voice, turn_off_button
 
 UPLOAD_FORMATS = "wav, flac, mp3, ogg, m4a, webm"
 UPLOAD_LIMITS = (f"{spoken_duration(config.MIN_DURATION_S)} to {spoken_duration(config.MAX_DURATION_S)} "
@@ -306,6 +306,8 @@ def show_verdicts(analysis: ClipAnalysis, names: dict[str, str], calibrated: dic
                   args=(setting.page, False), icon=":material/tune:")
     elif calibrated and voice:
         turn_off_button(voice, key=f"{key}-voice-off")
+    elif voice and analysis.mode == PLAIN and calibration_note(voice):
+        st.caption(VOICE_WAITS)
 
 
 def show_segments(analysis: ClipAnalysis, names: dict[str, str], key: str) -> None:
@@ -351,6 +353,8 @@ def render_analysis(audio: np.ndarray, name: str, key: str, voice: str | None = 
     digest = audio_digest(audio)
     if analysis is None:
         voice_digest, reference = (current_voice(voice) if voice else None) or (None, None)
+        if setting and not setting.adapting and reference is None:
+            setting = None  # kept for a voice this clip is not of: it reads alone
         analysis = _analysis(digest, voice_digest, audio, models, reference, setting)
         if isinstance(analysis, str):
             st.error(f"{plain(name)} cannot be analysed: {analysis}")

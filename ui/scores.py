@@ -34,7 +34,9 @@ GLOSSARY = """
   sound alike (one emotion, most likely) are read as heard.
 - **Calibrated to the voice**: the model first hears the speaker read plainly, in their everyday
   voice, and then judges each clip against that (measured with two neutral clips of each
-  speaker as the reference). A reference that sounds emotional is refused.
+  speaker as the reference). Until it has heard two clips of that voice that sound different
+  against the reference, and whenever they all sound alike (one emotion, or a reference spoken
+  in it), each clip is read as heard.
 - **Neutral heard as neutral**: the share of neutral speech the model calls neutral.
 - **Confidence off by** (calibration error): how far the confidence shown is from how often the
   model is right (0 % = "70 % sure" is right 70 % of the time).

@@ -12,6 +12,7 @@ import streamlit as st
 from ser.inference import hear
 from ser.modes import Setting
 from ui.resources import require_models
+from ui.voice import current_voice
 
 # Session key: {page: {"on": bool, "digest": str | None, "setting": Setting, "id": str}}. One
 # setting per page: the uploads of a session and its live takes need not share a room.
@@ -21,11 +22,13 @@ SETTING_STATE = "settings"
 @dataclass(frozen=True)
 class PageSetting:
     """What a page's clips are read among: the page it belongs to, a digest naming what it
-    heard (for caches), and the setting."""
+    heard (for caches), the setting, and whether the visitor adapts to it (else it is kept
+    only for the voice's guard, and a clip not of that voice reads alone)."""
 
     page: str
     digest: str
     setting: Setting
+    adapting: bool = True
 
 
 def _state(page: str) -> dict:
@@ -52,12 +55,20 @@ def adapt_toggle(page: str, label: str, help_text: str) -> bool:
     return on
 
 
+def _listening(page: str) -> bool:
+    """Whether ``page`` keeps what it hears: adapting is on, or its voice calibration is (the
+    voice's guard judges the reference by the voice's clips, ``inference.Context``)."""
+    return _state(page)["on"] or current_voice(page) is not None
+
+
 def batch_setting(page: str, clips: list) -> PageSetting | None:
     """``page``'s setting made of ``clips`` (``ui.analysis.Clip``; those that decoded), and a
-    digest naming it for caches; None while adapting is off or fewer than two clips are in."""
+    digest naming it for caches; None while the page does not listen (``_listening``) or
+    fewer than two clips are in."""
     state = _state(page)
-    audios = [clip.audio for clip in clips if clip.audio is not None]
-    if not state["on"] or len(audios) < 2:
+    # Kept only for the voice's guard, the setting is that voice's clips: the examples are others'.
+    audios = [clip.audio for clip in clips if clip.audio is not None and (state["on"] or not clip.example)]
+    if not _listening(page) or len(audios) < 2:
         return None
     digest = hashlib.blake2b(b"".join(hashlib.blake2b(a.tobytes(), digest_size=16).digest() for a in audios),
                              digest_size=16).hexdigest()
@@ -68,17 +79,26 @@ def batch_setting(page: str, clips: list) -> PageSetting | None:
             for audio in audios:
                 hear(audio, models, setting)
         state.update(digest=digest, setting=setting)
-    return PageSetting(page, state["digest"], state["setting"])
+    return PageSetting(page, state["digest"], state["setting"], state["on"])
 
 
 def session_setting(page: str) -> PageSetting | None:
-    """``page``'s running setting (a live session adds to it as it listens), or None when off."""
+    """``page``'s running setting (a live session adds to it as it listens), or None while the
+    page does not listen (``_listening``)."""
     state = _state(page)
-    if not state["on"]:
+    if not _listening(page):
         return None
     # Named by a random id of this visitor's setting (analyses are cached for the whole server,
     # and an object's id() can be reused by another visitor's) and by how much it has heard.
-    return PageSetting(page, f"{state['id']}-{state['setting'].n_clips}", state["setting"])
+    return PageSetting(page, f"{state['id']}-{state['setting'].n_clips}", state["setting"], state["on"])
+
+
+def hear_recording(page: str, audio) -> None:
+    """A recording the visitor made on ``page`` (16 kHz mono) joins its running setting, while
+    the page listens: the next readings are among it, and the voice's guard judges by it."""
+    state = _state(page)
+    if _listening(page) and audio is not None:
+        hear(audio, require_models(), state["setting"])
 
 
 def reset(page: str) -> None:

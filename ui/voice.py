@@ -23,6 +23,10 @@ CALIBRATION_TEXT = ("The North Wind and the Sun were disputing which was the str
                     "traveller came along wrapped in a warm cloak. They agreed that the one who first "
                     "succeeded in making the traveller take his cloak off should be considered "
                     "stronger than the other.")
+# Why a reading stays plain while the calibration is on (the voice guard, inference.Context).
+VOICE_WAITS = ("Read plainly, though the voice calibration is on: it applies once two or more clips of "
+               "this voice, heard here, sound different from each other against the reference. While "
+               "they all sound alike (or the reference was not spoken plainly) each clip reads alone.")
 # Whose voice a page calibrates to, as its cards name it, and its panel's title before a reference.
 WHOSE = {"live": "your", "upload": "the speaker's"}
 PANEL_TITLE = {"live": "Calibrate to my voice", "upload": "Calibrate to the speaker's voice"}
@@ -92,8 +96,9 @@ def voice_panel(page: str, intro: str, offer_upload: bool = False) -> None:
     else:
         title = PANEL_TITLE[page]
     with st.expander(title, expanded=False, icon=":material/tune:"):
-        st.markdown(intro + " The models then judge each clip against that voice's usual sound. "
-                    "On voices the models never heard it helped a little; the Compare page says how much.")
+        st.markdown(intro + " The models then judge each clip against that voice's usual sound, once "
+                    "they have heard two or more clips of it that differ. On voices the models never "
+                    "heard it helped a little; the Compare page says how much.")
         st.markdown(f"> {CALIBRATION_TEXT}")
         if voice:
             with st.container(horizontal=True):
