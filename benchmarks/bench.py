@@ -142,7 +142,7 @@ def latency_row(model, runtime_name: str, backbone_fn, head_fn, repeats: int) ->
 
 def mode_overhead(models, audio: np.ndarray, paths: list[Path], repeats: int) -> dict:
     """``analyse`` of ``audio`` with every model in each mode, median ms; the setting holds as
-    many clips as its guard judges (``config.ADAPT_GUARD_CLIPS``, up to 10 other clips heard
+    many clips as the guards judge (``config.GUARD_CLIPS``, up to 10 other clips heard
     in turn), the voice reference is the first of them."""
     from ser import modes
     from ser.inference import analyse, hear
@@ -152,9 +152,9 @@ def mode_overhead(models, audio: np.ndarray, paths: list[Path], repeats: int) ->
     fusion = read_fusion(config.MODELS_DIR)
     others = [four_second_clip(p) for p in paths[1:11]] or [audio]
     setting = modes.Setting()
-    for k in range(config.ADAPT_GUARD_CLIPS):
+    for k in range(config.GUARD_CLIPS):
         hear(others[k % len(others)], models, setting)
-    # The reference's statistics as voice_reference makes them, without its guard: only the cost counts here.
+    # The reference's statistics from one clip (voice_reference pools windows): only the cost counts here.
     voice = modes.VoiceReference({m.id: clip_statistics(m.frames(others[0])) for m in models
                                   if m.can_read(modes.VOICE)}, 0.0)
 
@@ -163,7 +163,8 @@ def mode_overhead(models, audio: np.ndarray, paths: list[Path], repeats: int) ->
 
     return {"plain_ms": median_ms(lambda: analyse(audio, models, fusion), repeats),
             "adapted_ms": median_ms(adapted, repeats),
-            "voice_ms": median_ms(lambda: analyse(audio, models, fusion, voice), repeats),
+            # The voice's guard reads the setting's clips against the reference, as a page does.
+            "voice_ms": median_ms(lambda: analyse(audio, models, fusion, voice, setting), repeats),
             "setting_clips": setting.n_clips, "target_extra_ms": TARGET_MODE_EXTRA_MS}
 
 
