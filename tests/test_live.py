@@ -11,13 +11,14 @@ import pytest
 import soundfile as sf
 
 from ser import audio as audio_io
-from ser import config
+from ser import config, modes
 from ser.cards import BackboneInfo, ModelCard
 from ser.backbones.mfcc import MfccBackbone
-from ser.inference import analyse
+from ser.inference import analyse, voice_reference
 from ser.live import LiveRecording, RollingAnalysis, TakeAnalyser, speech_since
 from ser.heads import HeadConfig, HeadEnsemble
 from ser.models import EmotionModel, load_models
+from ser.modes import Setting
 from ser.reports import read_fusion
 
 RATE_IN = 48_000
@@ -193,6 +194,21 @@ def test_rolling_analysis_answers_in_the_background():
 
     rolling.reset()
     assert rolling.update(np.zeros(0, np.float32), 0.0) is None
+
+
+def test_a_live_voice_reads_plain_until_its_windows_read_differently_against_it(make_speech, monkeypatch):
+    """The stream as the Live page runs it with the voice calibration on: every window that
+    does not overlap the last joins the session's setting, by which the voice's guard judges
+    the reference (``inference.Context``)."""
+    models = load_models()
+    rolling = RollingAnalysis(models)
+    rolling.voice = voice_reference([make_speech(12.0, seed=1)], models)
+    rolling.setting = Setting()
+    first = wait_for_result(rolling, make_speech(3.0, seed=2), 3.0)
+    assert first.analysis.mode == "plain"  # one window of the voice: nothing to judge the reference by
+    monkeypatch.setattr(modes, "variety", lambda probs: 1.0)  # as if the windows read differently
+    second = wait_for_result(rolling, make_speech(3.0, seed=3), 6.0)
+    assert second.analysis.mode == "voice" and rolling.setting.n_clips == 2
 
 
 def record_live(take: np.ndarray, analyser: TakeAnalyser) -> LiveRecording:
