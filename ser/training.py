@@ -22,8 +22,8 @@ from ser.heads import EmotionHead, HeadConfig, HeadEnsemble
 @dataclass(frozen=True)
 class TrainConfig:
     # 30 epochs of 256 rather than round 2's 40 of 128: one Whisper-base head on 8,000 clips
-    # trains in 20 s instead of 36 s, which six corpora and three modes need on 2 cores.
-    # Chosen for time; the two were not compared on accuracy.
+    # trains in 20 s instead of 36 s, which six corpora and three modes need on 2 cores, and
+    # reads left-out corpora as well (docs/experiments.md, round 3, section 6).
     epochs: int = 30
     batch_size: int = 256
     learning_rate: float = 1e-3
