@@ -86,9 +86,11 @@ def cv_headline(card: ModelCard) -> str:
 
 
 def _reading(p) -> str:
-    """One model's reading: the label, or "label or runner-up?" when unsure, and its confidence."""
+    """One model's reading: the label, or "label or runner-up?" when unsure, its confidence,
+    and the mode it was read in where that is not plain."""
     text = f"{p.label} or {p.runner_up}?" if p.unsure else p.label
-    return f"{text:<22} {p.confidence:.0%}"
+    mode = "" if p.mode == "plain" else f"  ({p.mode})"
+    return f"{text:<22} {p.confidence:.0%}{mode}"
 
 
 def prediction_text(path: str, analysis: ClipAnalysis) -> str:

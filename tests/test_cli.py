@@ -143,6 +143,10 @@ def test_predict_calibrated_to_a_voice_needs_its_files_to_differ(example_clip, t
     assert main(["predict", *[str(example_clip)] * 2, "--calibrate-with", *[str(neutral)] * 3]) == 0
     for line in json_lines(capsys.readouterr().out):
         assert line["mode"] == "voice" and line["mode_speech_s"] > 3
+    assert main(["predict", "--format", "text", *[str(example_clip)] * 2,
+                 "--calibrate-with", *[str(neutral)] * 3]) == 0
+    readings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert readings and all(line.endswith("(voice)") for line in readings if "%" in line)
     short = tmp_path / "short.wav"
     sf.write(short, [0.0] * SR, SR)
     assert main(["predict", str(example_clip), "--calibrate-with", str(short)]) == 2
