@@ -18,6 +18,7 @@ from ser.cards import read_cards
 from ser.inference import voice_reference
 from ser.models import load_models
 from ui.resources import FUSED_NAME, short_name
+from ui.setting import SETTING_STATE
 from ui.voice import VOICE_STATE, VOICE_WAITS
 
 PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "live.py"
@@ -89,6 +90,33 @@ def test_a_calibrated_reading_says_so_and_one_click_turns_it_off(live_page, make
     [cards] = [m.value for m in at.markdown if "ser-verdict" in m.value]
     assert "calibrated" not in cards
     assert any(e.label == "Calibrated to your voice: off (9 s of speech)" for e in at.expander)
+
+
+def test_a_new_voice_reference_starts_its_clips_afresh(live_page, make_speech):
+    """The clips kept for a voice's guard belong to that voice: switching the calibration off and
+    on keeps them, a reference of another voice starts from none."""
+    models = load_models()
+    references = {seed: voice_reference([make_speech(12.0, seed=seed)], models) for seed in (3, 4)}
+
+    def calibrate(at, seed, on=True):
+        at.session_state[VOICE_STATE] = {"live": {"digest": f"voice-{seed}", "speech_s": 9.4,
+                                                  "reference": references[seed], "on": on}}
+
+    def heard(at) -> int:
+        return at.session_state[SETTING_STATE]["live"]["setting"].n_clips
+
+    calibrate(live_page, 3)
+    at = record(live_page, to_wav_bytes(make_speech(3.0, seed=5)))
+    at = record(at, to_wav_bytes(make_speech(3.0, seed=6)))
+    assert heard(at) == 2
+    calibrate(at, 3, on=False)
+    at.run()
+    calibrate(at, 3)
+    at = record(at, to_wav_bytes(make_speech(3.0, seed=7)))
+    assert heard(at) == 3
+    calibrate(at, 4)
+    at = record(at, to_wav_bytes(make_speech(3.0, seed=8)))
+    assert heard(at) == 1  # the first voice's clips say nothing of the second's reference
 
 
 def test_a_recording_is_named_by_its_date_and_time(live_page):

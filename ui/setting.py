@@ -12,10 +12,11 @@ import streamlit as st
 from ser.inference import hear
 from ser.modes import Setting
 from ui.resources import require_models
-from ui.voice import current_voice
+from ui.voice import current_voice, reference_digest
 
-# Session key: {page: {"on": bool, "digest": str | None, "setting": Setting, "id": str}}. One
-# setting per page: the uploads of a session and its live takes need not share a room.
+# Session key: {page: {"on": bool, "digest": str | None, "setting": Setting, "id": str,
+# "voice": the digest of the last voice reference it was kept for}}. One setting per page: the
+# uploads of a session and its live takes need not share a room.
 SETTING_STATE = "settings"
 
 
@@ -33,7 +34,14 @@ class PageSetting:
 
 def _state(page: str) -> dict:
     settings = st.session_state.setdefault(SETTING_STATE, {})
-    return settings.setdefault(page, {"on": False, "digest": None, "setting": Setting(), "id": uuid.uuid4().hex})
+    state = settings.setdefault(page, {"on": False, "digest": None, "setting": Setting(), "id": uuid.uuid4().hex,
+                                       "voice": None})
+    voice = reference_digest(page)
+    if voice and voice != state["voice"]:
+        if not state["on"]:  # kept only for the voice's guard: another voice's clips say nothing of this one
+            state.update(digest=None, setting=Setting(), id=uuid.uuid4().hex)
+        state["voice"] = voice
+    return state
 
 
 def _toggle_key(page: str) -> str:

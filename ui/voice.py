@@ -42,6 +42,12 @@ def current_voice(page: str) -> tuple[str, dict[str, np.ndarray]] | None:
     return (voice["digest"], voice["reference"]) if voice and voice["on"] else None
 
 
+def reference_digest(page: str) -> str | None:
+    """The digest naming ``page``'s voice reference, switched on or off; None without one."""
+    voice = _voice(page)
+    return voice["digest"] if voice else None
+
+
 def calibration_note(page: str) -> str | None:
     """What a calibrated reading's card says about its calibration, or None when it is off."""
     voice = _voice(page)
