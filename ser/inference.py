@@ -216,7 +216,7 @@ def hear(audio: np.ndarray, models: list[EmotionModel], setting: modes.Setting) 
 
 
 def _adapts(model: EmotionModel) -> bool:
-    """Whether a setting keeps ``model``'s clips: its adapted head reads among them, and its
+    """Whether a setting keeps ``model``'s clips: its adapted head reads among them, or its
     voice guard judges a reference by them."""
     return model.can_read(modes.ADAPTED) or model.can_read(modes.VOICE)
 
