@@ -69,6 +69,9 @@ class ReadingMode:
     # The guard's settings: adapted {"shrink_clips", "min_variety"}, voice {"min_variety"}: of
     # the mode's uncalibrated readings of the last clips heard (the setting's, or the voice's).
     guard: dict = field(default_factory=dict)
+    # Adapted only: the same settings heard clip by clip, each clip read against the clips heard
+    # up to it, as the Live page hears a session: {"transfer": {corpus: report}, "one_emotion": …}.
+    one_by_one: dict | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> ReadingMode:

@@ -271,6 +271,24 @@ def read_adapted(head, prior: modes.SettingPrior, stats: np.ndarray) -> np.ndarr
     return probs if modes.variety(probs[-config.GUARD_CLIPS:]) >= config.ADAPT_MIN_VARIETY else None
 
 
+def read_adapted_one_by_one(head, prior: modes.SettingPrior, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities ``(n, C)`` of a setting's clips ``(n, L, 2D)`` heard one by one, as the Live
+    page hears a session: each clip read adapted to the clips heard up to it, itself included,
+    and which of them the guard let read so (bool ``(n,)``); the first never, as one clip is no
+    setting (``inference.Context.mode_of``). The clips read plain have NaN rows."""
+    heard = modes.SettingStatistics()
+    probs = np.full((len(stats), head.config.n_classes), np.nan, np.float32)
+    for k, clip in enumerate(stats):
+        heard.add(clip)
+        if heard.n < 2:
+            continue
+        mean, std = heard.normaliser(prior, config.ADAPT_SHRINK_CLIPS)
+        readings = head.predict_proba((heard.recent() - mean) / std)
+        if modes.variety(readings) >= config.ADAPT_MIN_VARIETY:
+            probs[k] = readings[-1]
+    return probs, ~np.isnan(probs).any(1)
+
+
 def read_voice(head, reference: np.ndarray, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities ``(n, C)`` of one speaker's clips ``(n, L, 2D)``, in the order heard, read
     against their reference ``(L, 2D)``, and which of them the guard lets read so (bool
@@ -286,6 +304,9 @@ def n_right(probs: np.ndarray, labels: np.ndarray, emotions: tuple[str, ...]) ->
     return int((fold_absent(probs, emotions).argmax(1) == labels).sum())
 
 
+ONE_BY_ONE = "adapted_one_by_one"  # the adapted settings heard clip by clip, as on the Live page
+
+
 @dataclass
 class ModeCv:
     """Leave-one-corpus-out predictions of one mode as it is used (uncalibrated): ``probs``
@@ -294,6 +315,8 @@ class ModeCv:
     probs: np.ndarray
     used: np.ndarray
     one_emotion: dict | None = None
+    # Adapted only: the same settings heard one by one (``read_adapted_one_by_one``).
+    one_by_one: ModeCv | None = None
 
 
 def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: TrainConfig,
@@ -301,12 +324,14 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
     """Leave-one-corpus-out for the three modes. On each left-out corpus: plain; adapted, each
     setting (``settings_of``) z-normalised by its own clips; voice, each speaker with enough
     neutral clips referenced by ``config.VOICE_REFERENCE_CLIPS`` of them and scored on the
-    rest. Both adaptations are also run on one-emotion sessions against plain. The plain
-    heads also learn from the training clips' augmented ``copies`` (``fit_modes``)."""
+    rest. The adapted settings are also heard one by one (``ModeCv.one_by_one``). Both
+    adaptations are also run on one-emotion sessions against plain. The plain heads also learn from the training clips' augmented ``copies`` (``fit_modes``)."""
     rng = np.random.default_rng(cfg.seed)
     n, n_classes = len(stats), head_cfg.n_classes
     out = {m: ModeCv(np.full((n, n_classes), np.nan, np.float32), np.zeros(n, bool)) for m in modes.MODES}
-    failures = {m: [] for m in (modes.ADAPTED, modes.VOICE)}  # (clips, right in mode, right plain)
+    one_by_one = out[modes.ADAPTED].one_by_one = ModeCv(np.full((n, n_classes), np.nan, np.float32),
+                                                        np.zeros(n, bool))
+    failures = {m: [] for m in (modes.ADAPTED, modes.VOICE, ONE_BY_ONE)}  # (clips, right in mode, right plain)
     neutral = config.EMOTIONS.index("neutral")
     fold_cfg = replace(cfg, n_members=cfg.cv_members)
     for c in data.corpus_ids:
@@ -316,12 +341,16 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
         plain = heads[modes.PLAIN].predict_proba(stats[test])
         for m in modes.MODES:
             out[m].probs[test] = plain
+        one_by_one.probs[test] = plain
         out[modes.PLAIN].used[test] = True
         y, speakers = data.labels[test], data.speakers[test]
         for group in settings_of(speakers, rng):
             probs = read_adapted(heads[modes.ADAPTED], prior, stats[test[group]])
             if probs is not None:
                 out[modes.ADAPTED].probs[test[group]], out[modes.ADAPTED].used[test[group]] = probs, True
+            probs, used = read_adapted_one_by_one(heads[modes.ADAPTED], prior, stats[test[group]])
+            read = test[group[used]]
+            one_by_one.probs[read], one_by_one.used[read] = probs[used], True
         for speaker in np.unique(speakers):
             mine = np.flatnonzero(speakers == speaker)
             calm = mine[y[mine] == neutral]
@@ -339,6 +368,10 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
             failures[modes.ADAPTED].append((len(session), n_right(plain[session] if probs is None else probs,
                                                                   y[session], emotions),
                                             n_right(plain[session], y[session], emotions)))
+            probs, used = read_adapted_one_by_one(heads[modes.ADAPTED], prior, stats[test[session]])
+            failures[ONE_BY_ONE].append((len(session), n_right(np.where(used[:, None], probs, plain[session]),
+                                                               y[session], emotions),
+                                         n_right(plain[session], y[session], emotions)))
             ref, rest = session[:config.VOICE_REFERENCE_CLIPS], session[config.VOICE_REFERENCE_CLIPS:]
             probs = plain[rest]
             if modes.VOICE in heads:
@@ -350,9 +383,9 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
         if not rows:
             continue
         clips, in_mode, plain_right = np.array(rows).sum(0)
-        out[m].one_emotion = {"sessions": len(rows), "clips": int(clips),
-                              "accuracy": round(float(in_mode / clips), 4),
-                              "plain_accuracy": round(float(plain_right / clips), 4)}
+        (one_by_one if m == ONE_BY_ONE else out[m]).one_emotion = {
+            "sessions": len(rows), "clips": int(clips), "accuracy": round(float(in_mode / clips), 4),
+            "plain_accuracy": round(float(plain_right / clips), 4)}
     return out
 
 
@@ -373,23 +406,30 @@ def calibrate_mode(cv: ModeCv, plain: tuple[np.ndarray, np.ndarray], data: Corpo
                                          data.corpora[rows], emotions)
         return t, cut
 
+    def report(readings: ModeCv, c: str, mode_t: float, cut: float) -> dict:
+        rows = data.corpora == c
+        in_mode = readings.used[rows]
+        calibrated = np.where(in_mode[:, None], calibration.sharpen(readings.probs[rows], mode_t), plain[0][rows])
+        thresholds = np.where(in_mode, cut, plain[1][rows])
+        return evaluation.transfer_score(data.labels[rows], calibrated, CORPORA[c].emotions, thresholds) | {
+            "temperature": round(mode_t, 4), "unsure_below": cut, "read_in_mode": round(float(in_mode.mean()), 4)}
+
     temperature, unsure_below = fitted(used)
-    reports = {}
+    reports, one_by_one = {}, {}
     for c in data.corpus_ids:
         rows = data.corpora == c
         mode_t, cut = fitted(used & ~rows)
-        in_mode = used[rows]
-        calibrated = np.where(in_mode[:, None], calibration.sharpen(cv.probs[rows], mode_t), plain[0][rows])
-        thresholds = np.where(in_mode, cut, plain[1][rows])
-        reports[c] = evaluation.transfer_score(data.labels[rows], calibrated, CORPORA[c].emotions, thresholds)
-        reports[c] |= {"temperature": round(mode_t, 4), "unsure_below": cut,
-                       "read_in_mode": round(float(used[rows].mean()), 4)}
+        reports[c] = report(cv, c, mode_t, cut)
+        if cv.one_by_one is not None:  # calibrated as the mode is: on readings of whole settings
+            one_by_one[c] = report(cv.one_by_one, c, mode_t, cut)
     # A guard that let no left-out clip read in the mode leaves it plain there, as it is used.
     fitted_on = ("leave-one-corpus-out readings of " if used.any()
                  else "not fitted: never read in this mode on the left-out corpora of ")
     fitted_on += ", ".join(data.corpus_ids)
+    heard = ({"transfer": one_by_one, "one_emotion": cv.one_by_one.one_emotion}
+             if cv.one_by_one is not None else None)
     return ReadingMode(Calibration(round(temperature, 4), unsure_below, fitted_on), None, reports,
-                       cv.one_emotion, guard)
+                       cv.one_emotion, guard, heard)
 
 
 def mode_guard(mode: str) -> dict:

@@ -72,6 +72,8 @@ def lead_id(cards: list[ModelCard], fusion: dict | None) -> str:
 # relative to its speaker's plain voice. Every page that states how well the models do on a new
 # voice takes its figures from ``headlines``, so no two of them can disagree.
 MODE_TITLES = {PLAIN: "As heard", ADAPTED: "Adapted to the setting", VOICE: "Calibrated to the voice"}
+# The adapted settings heard clip by clip, as the Live page hears a session (``ReadingMode.one_by_one``).
+ONE_BY_ONE_TITLE = "Adapted, heard clip by clip"
 
 
 def mode_transfer(card: ModelCard, mode: str) -> dict | None:
@@ -94,7 +96,9 @@ def headlines(cards: list[ModelCard], fusion: dict | None = None) -> list[dict]:
     fused verdict last: ``{"mode", "model"`` (card id or ``FUSED``), ``"right"`` (mean UAR over
     the left-out corpora), ``"chance"`` (mean of each one's ``chance``), ``"corpora"``
     (``{corpus: {"right", "chance"}}``), ``"lead": bool}`` (the reading its mode leads with, by
-    ``lead_id``'s rule). Readings without leave-one-corpus-out figures have no row.
+    ``lead_id``'s rule). An adapted row also holds ``"one_by_one"``: its mean UAR with the same
+    settings heard clip by clip, as the Live page hears them (None where not measured). Readings
+    without leave-one-corpus-out figures have no row.
     """
     rows = []
     for mode in MODES:
@@ -106,8 +110,12 @@ def headlines(cards: list[ModelCard], fusion: dict | None = None) -> list[dict]:
             if not transfer:
                 continue
             per = {corpus: {"right": r["uar"], "chance": chance(corpus)} for corpus, r in transfer.items()}
-            mode_rows.append({"mode": mode, "model": model, "right": mean_uar(transfer),
-                              "chance": sum(c["chance"] for c in per.values()) / len(per), "corpora": per})
+            row = {"mode": mode, "model": model, "right": mean_uar(transfer),
+                   "chance": sum(c["chance"] for c in per.values()) / len(per), "corpora": per}
+            if mode == ADAPTED:
+                heard = next(c.adapted.one_by_one for c in cards if c.id == model)
+                row["one_by_one"] = mean_uar(heard["transfer"]) if heard else None
+            mode_rows.append(row)
         scores = {r["model"]: r["right"] for r in mode_rows}
         lead = _leading({k: v for k, v in scores.items() if k != FUSED}, scores.get(FUSED))
         rows += [dict(r, lead=r["model"] == lead) for r in mode_rows]
@@ -142,13 +150,19 @@ def transfer_table(cards: list[ModelCard], fusion: dict | None = None, mode: str
 
 
 def _mode_transfers(cards: list[ModelCard]):
-    """(mode, card, its leave-one-corpus-out reports in that mode) for every reading measured,
-    modes in ``MODES`` order, cards in theirs."""
+    """(title, card, its leave-one-corpus-out reports, its one-emotion sessions or None) for
+    every reading measured, modes in ``MODES`` order, cards in theirs; the adapted readings
+    heard clip by clip follow those read at once."""
     for mode in MODES:
         for card in cards:
             transfer = mode_transfer(card, mode)
             if transfer:
-                yield mode, card, transfer
+                reading = getattr(card, mode) if mode != PLAIN else None
+                yield MODE_TITLES[mode], card, transfer, reading.one_emotion if reading else None
+        for card in cards if mode == ADAPTED else ():
+            heard = card.adapted.one_by_one if card.adapted else None
+            if heard:
+                yield ONE_BY_ONE_TITLE, card, heard["transfer"], heard["one_emotion"]
 
 
 def mode_summary_table(cards: list[ModelCard]) -> pd.DataFrame:
@@ -159,11 +173,10 @@ def mode_summary_table(cards: list[ModelCard]) -> pd.DataFrame:
     import pandas as pd
 
     rows = []
-    for mode, card, transfer in _mode_transfers(cards):
-        reading = getattr(card, mode) if mode != PLAIN else None
-        one = (reading.one_emotion if reading else None) or {}
+    for title, card, transfer, one in _mode_transfers(cards):
+        one = one or {}
         rows.append({
-            "mode": MODE_TITLES[mode], "model": card.name,
+            "mode": title, "model": card.name,
             "UAR": float(np.mean([r["uar"] for r in transfer.values()])),
             "lowest UAR": min(r["uar"] for r in transfer.values()),
             "worst emotion's recall": float(np.mean([min(r["per_class_recall"].values())
@@ -192,10 +205,11 @@ def confidence_table(cards: list[ModelCard]) -> pd.DataFrame:
     import pandas as pd
 
     rows = []
-    for mode, card, transfer in _mode_transfers(cards):
+    for title, card, transfer, _ in _mode_transfers(cards):
         unsure, right = _pooled_confidence(list(transfer.values()))
-        ravdess = ((card.speaker_folds or {}).get("corpora") or {}).get("ravdess") if mode == PLAIN else None
-        rows.append({"mode": MODE_TITLES[mode], "model": card.name, "unsure, left-out corpora": unsure,
+        plain = title == MODE_TITLES[PLAIN]
+        ravdess = ((card.speaker_folds or {}).get("corpora") or {}).get("ravdess") if plain else None
+        rows.append({"mode": title, "model": card.name, "unsure, left-out corpora": unsure,
                      "right when sure, left-out corpora": right,
                      "unsure, RAVDESS new actors": ravdess and ravdess.get("unsure_share"),
                      "right when sure, RAVDESS new actors": ravdess and ravdess.get("sure_accuracy"),

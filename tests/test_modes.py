@@ -85,6 +85,31 @@ def test_the_voice_guard_reads_a_clip_against_the_voice_once_the_clips_heard_up_
     assert not used.any()
 
 
+def test_a_setting_heard_clip_by_clip_reads_each_clip_against_the_clips_heard_up_to_it(monkeypatch):
+    """``experiment.read_adapted_one_by_one``, as cross-validation measures the Live page."""
+    from ser.experiment import read_adapted_one_by_one
+
+    class Head:  # reads a clip's normalised first statistic: above 0 angry, else neutral
+        config = type("C", (), {"n_classes": len(config.EMOTIONS)})
+
+        def predict_proba(self, stats):
+            p = np.zeros((len(stats), len(config.EMOTIONS)))
+            angry = stats[:, 0, 0] > 0
+            p[angry, ANGRY], p[~angry, NEUTRAL] = 1.0, 1.0
+            return p
+
+    monkeypatch.setattr(config, "ADAPT_SHRINK_CLIPS", 0)  # the setting's own moments alone
+    prior = modes.SettingPrior(np.zeros((1, 1), np.float32), np.ones((1, 1), np.float32))
+    clips = np.array([10.0, 12.0, 11.5, 30.0])[:, None, None]
+    probs, used = read_adapted_one_by_one(Head(), prior, clips)
+    assert not used[0] and np.isnan(probs[0]).all()  # one clip is no setting
+    assert used[1:].all()
+    # 11.5 is above the mean of the clips heard up to it (11.17), below the whole setting's (15.9).
+    assert probs[1:].argmax(1).tolist() == [ANGRY, ANGRY, ANGRY]
+    _, used = read_adapted_one_by_one(Head(), prior, np.full((5, 1, 1), 10.0))  # one emotion: never
+    assert not used.any()
+
+
 def test_a_setting_counts_clips_and_speech_per_model():
     setting = modes.Setting()
     setting.add({"a": np.ones((1, 2)), "b": np.zeros((1, 2))}, 2.5)

@@ -8,7 +8,7 @@ import pytest
 
 from ser import config
 from ser.cards import BackboneInfo, Calibration, ModelCard, ReadingMode
-from ser.reports import FUSED, confidence_table, headlines, lead_id
+from ser.reports import FUSED, ONE_BY_ONE_TITLE, confidence_table, headlines, lead_id, mode_summary_table
 
 
 def card(model_id: str, uars: tuple[float, float]) -> ModelCard:
@@ -65,3 +65,19 @@ def test_confidence_pools_every_left_out_clip_and_reads_ravdess_new_actors_for_t
     assert plain["right when sure, left-out corpora"] == pytest.approx((50 * 0.8 + 30 * 0.5) / 80)
     assert plain["unsure, RAVDESS new actors"] == 0.3 and plain["calibration error, RAVDESS new actors"] == 0.05
     assert adapted["mode"] == "Adapted to the setting" and pd.isna(adapted["unsure, RAVDESS new actors"])
+
+
+def test_the_adapted_readings_heard_clip_by_clip_follow_those_read_at_once():
+    def report(uar: float) -> dict:
+        return {"uar": uar, "per_class_recall": {"sad": uar / 2}, "ece": 0.1}
+
+    heard = {"transfer": {"ased": report(0.3)}, "one_emotion": {"accuracy": 0.35, "plain_accuracy": 0.36}}
+    adapted = ReadingMode(Calibration(), transfer={"ased": report(0.5)},
+                          one_emotion={"accuracy": 0.4, "plain_accuracy": 0.4}, one_by_one=heard)
+    model = replace(card("m", (0.4, 0.4)), transfer={"ased": report(0.4)}, adapted=adapted)
+    rows = mode_summary_table([model]).to_dict("records")
+    assert [r["mode"] for r in rows] == ["As heard", "Adapted to the setting", ONE_BY_ONE_TITLE]
+    assert [r["UAR"] for r in rows] == [0.4, 0.5, 0.3]
+    assert (rows[2]["one-emotion sessions"], rows[2]["same clips, plain"]) == (0.35, 0.36)
+    adapted_row = [r for r in headlines([model]) if r["mode"] == "adapted"][0]
+    assert adapted_row["right"] == 0.5 and adapted_row["one_by_one"] == 0.3
