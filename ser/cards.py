@@ -66,8 +66,9 @@ class ReadingMode:
     # Its failure case, measured on left-out corpora: sessions of one speaker in one emotion,
     # {"sessions": n, "mode": accuracy, "plain": accuracy on the same clips}.
     one_emotion: dict | None = None
-    # The guard's settings: adapted {"shrink_clips", "min_variety"}, voice {"min_variety"}: of
-    # the mode's uncalibrated readings of the last clips heard (the setting's, or the voice's).
+    # The guard's settings: adapted {"shrink_clips", "min_variety", "one_by_one": the same two
+    # for a setting heard clip by clip}, voice {"min_variety"}: of the mode's uncalibrated
+    # readings of the last clips heard (the setting's, or the voice's).
     guard: dict = field(default_factory=dict)
     # Adapted only: the same settings heard clip by clip, each clip read against the clips heard
     # up to it, as the Live page hears a session: {"transfer": {corpus: report}, "one_emotion": …}.

@@ -84,6 +84,11 @@ ADAPT_EVAL_CLIPS = 30
 # size of the settings the guards were measured on.
 ADAPT_SHRINK_CLIPS = 10.0
 ADAPT_MIN_VARIETY = 0.20
+# The same, for a setting heard clip by clip, each clip read when it comes (a live session):
+# shrinking less lets it adapt sooner, and a stricter guard keeps one-emotion sessions from
+# losing more than read at once (docs/experiments.md, round 3, section 8).
+ADAPT_ONE_BY_ONE_SHRINK_CLIPS = 3.0
+ADAPT_ONE_BY_ONE_MIN_VARIETY = 0.22
 GUARD_CLIPS = ADAPT_EVAL_CLIPS
 # Voice: against its reference, a voice's clips read alike when the reference was not plain
 # (docs/experiments.md, round 3, section 4). Until two clips of the voice are heard it reads plain.

@@ -275,16 +275,17 @@ def read_adapted_one_by_one(head, prior: modes.SettingPrior, stats: np.ndarray) 
     """Probabilities ``(n, C)`` of a setting's clips ``(n, L, 2D)`` heard one by one, as the Live
     page hears a session: each clip read adapted to the clips heard up to it, itself included,
     and which of them the guard let read so (bool ``(n,)``); the first never, as one clip is no
-    setting (``inference.Context.mode_of``). The clips read plain have NaN rows."""
+    setting (``inference.Context.mode_of``). The guard's settings are those for a setting heard so
+    (``config.ADAPT_ONE_BY_ONE_*``). The clips read plain have NaN rows."""
     heard = modes.SettingStatistics()
     probs = np.full((len(stats), head.config.n_classes), np.nan, np.float32)
     for k, clip in enumerate(stats):
         heard.add(clip)
         if heard.n < 2:
             continue
-        mean, std = heard.normaliser(prior, config.ADAPT_SHRINK_CLIPS)
+        mean, std = heard.normaliser(prior, config.ADAPT_ONE_BY_ONE_SHRINK_CLIPS)
         readings = head.predict_proba((heard.recent() - mean) / std)
-        if modes.variety(readings) >= config.ADAPT_MIN_VARIETY:
+        if modes.variety(readings) >= config.ADAPT_ONE_BY_ONE_MIN_VARIETY:
             probs[k] = readings[-1]
     return probs, ~np.isnan(probs).any(1)
 
@@ -435,7 +436,9 @@ def calibrate_mode(cv: ModeCv, plain: tuple[np.ndarray, np.ndarray], data: Corpo
 def mode_guard(mode: str) -> dict:
     """A mode's guard settings, recorded in the card: inference reads them from there."""
     if mode == modes.ADAPTED:
-        return {"shrink_clips": config.ADAPT_SHRINK_CLIPS, "min_variety": config.ADAPT_MIN_VARIETY}
+        return {"shrink_clips": config.ADAPT_SHRINK_CLIPS, "min_variety": config.ADAPT_MIN_VARIETY,
+                "one_by_one": {"shrink_clips": config.ADAPT_ONE_BY_ONE_SHRINK_CLIPS,
+                               "min_variety": config.ADAPT_ONE_BY_ONE_MIN_VARIETY}}
     return {"min_variety": config.VOICE_MIN_VARIETY}
 
 

@@ -169,6 +169,8 @@ class Context:
             return modes.PLAIN, None
         if self.setting and model.can_read(modes.ADAPTED):
             guard = model.card.adapted.guard
+            if self.setting.one_by_one:  # read as it comes, measured so (experiment.read_adapted_one_by_one)
+                guard = guard.get("one_by_one", guard)
             heard = self.setting.of(model.id)
             if heard.n >= 2:
                 normaliser = heard.normaliser(model.setting_prior, guard["shrink_clips"])

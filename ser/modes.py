@@ -149,6 +149,9 @@ class Setting:
     models: dict[str, SettingStatistics] = field(default_factory=dict)
     n_clips: int = 0
     speech_s: float = 0.0
+    # Heard clip by clip, each clip read when it comes (a live session), rather than a batch
+    # read at once: the adapted mode then takes its guard's "one_by_one" settings.
+    one_by_one: bool = False
 
     def add(self, heard: dict[str, np.ndarray], speech_s: float) -> None:
         """One clip: ``heard`` maps model id -> its clip statistics ``(L, 2D)``."""

@@ -286,7 +286,10 @@ def test_train_with_cv_calibrates_on_the_left_out_corpora(tiny_corpora, tiny_rec
     card = read_card(tmp_path / "mfcc")
     assert card.calibration.fitted_on == "leave-one-corpus-out predictions of emovo, ravdess"
     assert set(card.transfer) == {"emovo", "ravdess"}
-    assert card.adapted.guard == {"shrink_clips": config.ADAPT_SHRINK_CLIPS, "min_variety": config.ADAPT_MIN_VARIETY}
+    assert card.adapted.guard == {"shrink_clips": config.ADAPT_SHRINK_CLIPS, "min_variety": config.ADAPT_MIN_VARIETY,
+                                  "one_by_one": {"shrink_clips": config.ADAPT_ONE_BY_ONE_SHRINK_CLIPS,
+                                                 "min_variety": config.ADAPT_ONE_BY_ONE_MIN_VARIETY}}
+    assert set(card.adapted.one_by_one["transfer"]) == {"emovo", "ravdess"}
     assert card.voice.guard == {"min_variety": config.VOICE_MIN_VARIETY}
     assert card.speaker_folds["ravdess_8_class"]["n"] == 11
     # Clips that sound like the training corpora get the confidence of their new speakers.

@@ -203,7 +203,7 @@ def test_a_live_voice_reads_plain_until_its_windows_read_differently_against_it(
     models = load_models()
     rolling = RollingAnalysis(models)
     rolling.voice = voice_reference([make_speech(12.0, seed=1)], models)
-    rolling.setting = Setting()
+    rolling.setting = Setting(one_by_one=True)  # as the Live page runs it
     first = wait_for_result(rolling, make_speech(3.0, seed=2), 3.0)
     assert first.analysis.mode == "plain"  # one window of the voice: nothing to judge the reference by
     monkeypatch.setattr(modes, "variety", lambda probs: 1.0)  # as if the windows read differently

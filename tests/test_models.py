@@ -140,8 +140,13 @@ def test_shipped_models_are_calibrated_on_left_out_corpora_in_every_mode(shipped
             else:
                 assert reading.calibration.fitted_on.startswith("leave-one-corpus-out")
                 assert max(read_in_mode) > 0
+        # The Live page's way of adapting, clip by clip, is measured on the same settings.
+        heard = card.adapted.one_by_one
+        assert set(heard["transfer"]) == six and heard["one_emotion"]["sessions"] > 0
         assert card.adapted.guard == {"shrink_clips": config.ADAPT_SHRINK_CLIPS,
-                                      "min_variety": config.ADAPT_MIN_VARIETY}
+                                      "min_variety": config.ADAPT_MIN_VARIETY,
+                                      "one_by_one": {"shrink_clips": config.ADAPT_ONE_BY_ONE_SHRINK_CLIPS,
+                                                     "min_variety": config.ADAPT_ONE_BY_ONE_MIN_VARIETY}}
         assert card.voice.guard == {"min_variety": config.VOICE_MIN_VARIETY}
         # Confidence for clips like the training corpora comes from their new speakers'.
         assert card.familiar.calibration.fitted_on.startswith("folds by speaker")
@@ -261,6 +266,21 @@ def test_a_setting_is_learnt_clip_by_clip_and_read_plain_while_its_clips_read_al
         assert result.mode == "plain" and result.models == plain.models
     assert setting.n_clips == 3 and setting.speech_s == pytest.approx(3 * plain.speech_s)
     assert all(setting.of(m.id).n == 3 for m in shipped)
+
+
+def test_a_setting_heard_clip_by_clip_takes_the_guard_measured_so(shipped, make_speech, monkeypatch):
+    """A live session reads each clip as it comes, with the adapted guard's "one_by_one"
+    settings (stricter); a batch, read at once, with the others."""
+    model = next(m for m in shipped if m.id == "mfcc")  # the quickest backbone; the rule is the same
+    guard = model.card.adapted.guard
+    between = (guard["min_variety"] + guard["one_by_one"]["min_variety"]) / 2
+    monkeypatch.setattr(modes, "variety", lambda probs: between)
+    for one_by_one, expected in ((False, modes.ADAPTED), (True, modes.PLAIN)):
+        setting = Setting(one_by_one=one_by_one)
+        for seed in (2, 3):
+            inference.hear(make_speech(3.0, seed=seed), [model], setting)
+        mode, _ = inference.Context(setting=setting).mode_of(model)
+        assert mode == expected
 
 
 def test_one_predict_proba_for_batches_and_single_clips():

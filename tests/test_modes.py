@@ -98,7 +98,7 @@ def test_a_setting_heard_clip_by_clip_reads_each_clip_against_the_clips_heard_up
             p[angry, ANGRY], p[~angry, NEUTRAL] = 1.0, 1.0
             return p
 
-    monkeypatch.setattr(config, "ADAPT_SHRINK_CLIPS", 0)  # the setting's own moments alone
+    monkeypatch.setattr(config, "ADAPT_ONE_BY_ONE_SHRINK_CLIPS", 0)  # the setting's own moments alone
     prior = modes.SettingPrior(np.zeros((1, 1), np.float32), np.ones((1, 1), np.float32))
     clips = np.array([10.0, 12.0, 11.5, 30.0])[:, None, None]
     probs, used = read_adapted_one_by_one(Head(), prior, clips)

@@ -32,14 +32,20 @@ class PageSetting:
     adapting: bool = True
 
 
+def _running() -> Setting:
+    """A page's running setting: its clips are read as they come, each among those heard up to
+    it (``modes.Setting.one_by_one``); a batch is read at once (``batch_setting``)."""
+    return Setting(one_by_one=True)
+
+
 def _state(page: str) -> dict:
     settings = st.session_state.setdefault(SETTING_STATE, {})
-    state = settings.setdefault(page, {"on": False, "digest": None, "setting": Setting(), "id": uuid.uuid4().hex,
-                                       "voice": None})
+    state = settings.setdefault(page, {"on": False, "digest": None, "setting": _running(),
+                                       "id": uuid.uuid4().hex, "voice": None})
     voice = reference_digest(page)
     if voice and voice != state["voice"]:
         if not state["on"]:  # kept only for the voice's guard: another voice's clips say nothing of this one
-            state.update(digest=None, setting=Setting(), id=uuid.uuid4().hex)
+            state.update(digest=None, setting=_running(), id=uuid.uuid4().hex)
         state["voice"] = voice
     return state
 
@@ -111,7 +117,7 @@ def hear_recording(page: str, audio) -> None:
 
 def reset(page: str) -> None:
     """Forget what ``page``'s setting heard (a new room, a new speaker)."""
-    _state(page).update(digest=None, setting=Setting(), id=uuid.uuid4().hex)
+    _state(page).update(digest=None, setting=_running(), id=uuid.uuid4().hex)
 
 
 def setting_note(setting: Setting) -> str:
