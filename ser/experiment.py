@@ -326,7 +326,8 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
     setting (``settings_of``) z-normalised by its own clips; voice, each speaker with enough
     neutral clips referenced by ``config.VOICE_REFERENCE_CLIPS`` of them and scored on the
     rest. The adapted settings are also heard one by one (``ModeCv.one_by_one``). Both
-    adaptations are also run on one-emotion sessions against plain. The plain heads also learn from the training clips' augmented ``copies`` (``fit_modes``)."""
+    adaptations are also run on one-emotion sessions against plain. The plain heads also learn
+    from the training clips' augmented ``copies`` (``fit_modes``)."""
     rng = np.random.default_rng(cfg.seed)
     n, n_classes = len(stats), head_cfg.n_classes
     out = {m: ModeCv(np.full((n, n_classes), np.nan, np.float32), np.zeros(n, bool)) for m in modes.MODES}
