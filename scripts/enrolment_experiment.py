@@ -1,0 +1,203 @@
+"""An acted warm-up measured on corpora the models never heard (docs/experiments.md, round 3,
+section 10): what four prompted sentences of a new speaker give before their other clips are read.
+
+The protocol a presenter could follow: say a sentence four times, as the page asks, plainly
+(neutral), happily, sadly and angrily. Those four clips are labelled by their prompts, so beyond
+what an unlabelled setting gives (``ser.modes``: z-normalising by the clips heard) they tell the
+models which way this voice, room and microphone lean: a per-emotion bias on the log-probabilities,
+fitted so that the four clips read as prompted (L2 toward no bias). Leave-one-corpus-out, one
+plain and one adapted head per left-out corpus and seed (one member, the shipped recipe), each
+speaker of the left-out corpus with all four emotions:
+
+- *acted*: the warm-up is one clip of each prompted emotion, drawn at random; every other clip of
+  the speaker is read (``plain``; ``adapted``: normalised by the four; ``+bias``); and the next
+  ``config.ADAPT_EVAL_CLIPS`` of them as a live session heard clip by clip (the Live page's
+  adapted mode with its guard), with and without the warm-up heard first, and with its bias;
+- *not acted*: the failure case, a speaker who says all four prompts in one voice: four clips of
+  one emotion of theirs, named as the four prompts.
+
+Usage: ``python scripts/enrolment_experiment.py --data ../shared/data [--model whisper-base]
+[--seeds 0 1] [--prompts neutral happy sad angry] [--json OUT]``; per seed about ten minutes on
+one core for Whisper base, its features cached by ``python -m ser train``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ser import config, experiment, modes  # noqa: E402
+from ser.corpora import CORPORA  # noqa: E402
+from ser.evaluation import transfer_score  # noqa: E402
+from ser.training import TrainConfig, fit_ensemble  # noqa: E402
+
+# What a page would ask for, in order: the four emotions every corpus here has.
+PROMPTS = tuple(config.EMOTIONS.index(e) for e in ("neutral", "happy", "sad", "angry"))
+BIAS_L2 = (0.1, 0.3)  # strength of the pull toward no bias, per class, in squared log-probability
+LIVE_BIAS_L2 = 0.1
+
+
+def prompt_bias(probs: np.ndarray, prompts, l2: float) -> np.ndarray:
+    """Per-class bias ``(C,)`` on log-probabilities that makes the warm-up's readings ``probs``
+    ``(n, C)`` read as their ``prompts`` (class indices): maximum likelihood, minus ``l2`` times
+    the squared bias (a convex problem; L-BFGS)."""
+    logp = torch.log(torch.as_tensor(np.clip(probs, 1e-12, None), dtype=torch.float64))
+    target = torch.as_tensor(np.asarray(prompts))
+    bias = torch.zeros(logp.shape[1], dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.LBFGS([bias], max_iter=50, line_search_fn="strong_wolfe")
+
+    def loss():
+        optimiser.zero_grad()
+        value = torch.nn.functional.cross_entropy(logp + bias, target, reduction="sum")
+        value = value + l2 * (bias ** 2).sum()
+        value.backward()
+        return value
+
+    optimiser.step(loss)
+    return bias.detach().numpy()
+
+
+def biased(probs: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    logits = np.log(np.clip(probs, 1e-12, None)) + bias
+    logits -= logits.max(-1, keepdims=True)
+    return np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+
+
+def live_session(heads, prior, warm_up: np.ndarray | None, session: np.ndarray, plain: np.ndarray,
+                 l2: float | None, prompts=PROMPTS) -> np.ndarray:
+    """The Live page's adapted mode over ``session`` ``(n, L, 2D)`` heard clip by clip after the
+    ``warm_up`` clips ``(4, L, 2D)`` (or none), its guard's plain fallback from ``plain`` ``(n, C)``;
+    with ``l2``, each reading also biased by the warm-up read in the same normalisation."""
+    if l2 is None:
+        seq = session if warm_up is None else np.concatenate([warm_up, session])
+        probs, used = experiment.read_adapted_one_by_one(heads[modes.ADAPTED], prior, seq)
+        probs, used = probs[-len(session):], used[-len(session):]
+        return np.where(used[:, None], probs, plain)
+    heard, out = modes.SettingStatistics(), np.empty_like(plain)
+    for clip in warm_up:
+        heard.add(clip)
+    for k, clip in enumerate(session):
+        heard.add(clip)
+        mean, std = heard.normaliser(prior, config.ADAPT_ONE_BY_ONE_SHRINK_CLIPS)
+        bias = prompt_bias(heads[modes.ADAPTED].predict_proba((warm_up - mean) / std), prompts, l2)
+        out[k] = biased(heads[modes.ADAPTED].predict_proba((clip - mean) / std)[None], bias)[0]
+    return out
+
+
+def measure(kind: str, data: experiment.Corpora, seed: int, prompts=PROMPTS) -> dict:
+    """{protocol: {corpus: transfer report (uar, per-class recall, ...)}} for one seed; a speaker
+    without a clip of every emotion in ``prompts`` (class indices) is left out."""
+    stats = experiment.clip_stats(kind, data, progress=False)
+    head_cfg = experiment.head_config(kind)
+    cfg = replace(TrainConfig(seed=seed), n_members=1)
+    rng = np.random.default_rng(1000 + seed)
+    reports: dict[str, dict] = {}
+    for c in data.corpus_ids:
+        train = data.corpora != c
+        heads = {}
+        for mode, (x, _) in experiment.mode_inputs(stats, data, train).items():
+            if mode in (modes.PLAIN, modes.ADAPTED):
+                idx = np.flatnonzero(train)
+                heads[mode] = fit_ensemble(x, data.labels[idx], data.allowed[idx], data.corpora[idx],
+                                           head_cfg, cfg)
+        prior = modes.SettingPrior.of(stats[train], data.corpora[train])
+        test = np.flatnonzero(data.corpora == c)
+        y, speakers, x_test = data.labels[test], data.speakers[test], stats[test]
+        plain = heads[modes.PLAIN].predict_proba(x_test)
+        readings: dict[str, tuple[list, list]] = {}
+
+        def put(name, rows, probs):
+            readings.setdefault(name, ([], []))[0].append(rows)
+            readings[name][1].append(probs)
+
+        for speaker in np.unique(speakers):
+            mine = np.flatnonzero(speakers == speaker)
+            if any(not (y[mine] == k).any() for k in prompts):
+                continue
+            for acted in (True, False):
+                if acted:
+                    warm = np.array([rng.choice(mine[y[mine] == k]) for k in prompts])
+                else:
+                    pool = mine[y[mine] == rng.choice(np.unique(y[mine]))]
+                    if len(pool) <= len(prompts):
+                        continue
+                    warm = rng.choice(pool, len(prompts), replace=False)
+                tag = "acted" if acted else "not acted"
+                rest = rng.permutation(np.setdiff1d(mine, warm))
+                heard = modes.SettingStatistics()
+                for clip in x_test[warm]:
+                    heard.add(clip)
+                mean, std = heard.normaliser(prior, config.ADAPT_ONE_BY_ONE_SHRINK_CLIPS)
+                adapted = heads[modes.ADAPTED].predict_proba((x_test[rest] - mean) / std)
+                adapted_warm = heads[modes.ADAPTED].predict_proba((x_test[warm] - mean) / std)
+                put(f"{tag}: plain", rest, plain[rest])
+                put(f"{tag}: adapted to the warm-up", rest, adapted)
+                for l2 in BIAS_L2:
+                    put(f"{tag}: plain + warm-up bias (L2 {l2})", rest,
+                        biased(plain[rest], prompt_bias(plain[warm], prompts, l2)))
+                    put(f"{tag}: adapted to the warm-up + its bias (L2 {l2})", rest,
+                        biased(adapted, prompt_bias(adapted_warm, prompts, l2)))
+                session = rest[:config.ADAPT_EVAL_CLIPS]
+                put(f"{tag}: live session, plain", session, plain[session])
+                put(f"{tag}: live session, adapted (shipped)", session,
+                    live_session(heads, prior, None, x_test[session], plain[session], None))
+                put(f"{tag}: live session, adapted after the warm-up", session,
+                    live_session(heads, prior, x_test[warm], x_test[session], plain[session], None))
+                put(f"{tag}: live session, adapted after the warm-up + its bias", session,
+                    live_session(heads, prior, x_test[warm], x_test[session], plain[session],
+                                 LIVE_BIAS_L2, prompts))
+        for name, (rows, probs) in readings.items():
+            rows = np.concatenate(rows)
+            report = transfer_score(y[rows], np.concatenate(probs), CORPORA[c].emotions)
+            report["right"] = int(round(report["accuracy"] * report["n"]))
+            reports.setdefault(name, {})[c] = report
+        print(f"{kind} seed {seed}: {c} done", file=sys.stderr, flush=True)
+    return reports
+
+
+def table(per_seed: list[dict]) -> str:
+    """Mean UAR per left-out corpus and over them (seeds averaged), each seed's mean, and the
+    range of sad recall over corpora."""
+    corpus_ids = sorted(next(iter(per_seed[0].values())))
+    names = " | ".join(CORPORA[c].name for c in corpus_ids)
+    lines = [f"| protocol | {names} | mean (per seed) | sad recall |",
+             "|---|" + "---:|" * (len(corpus_ids) + 2)]
+    for name in per_seed[0]:
+        uar = np.array([[seed[name][c]["uar"] for c in corpus_ids] for seed in per_seed])
+        sad = np.mean([[seed[name][c]["per_class_recall"]["sad"] for c in corpus_ids]
+                       for seed in per_seed], 0)
+        seeds = " / ".join(f"{u:.3f}" for u in uar.mean(1))
+        lines.append(f"| {name} | " + " | ".join(f"{u:.3f}" for u in uar.mean(0))
+                     + f" | {uar.mean():.3f} ({seeds}) | {sad.min():.2f}–{sad.max():.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--model", default="whisper-base", choices=config.SHIPPED_MODELS)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--prompts", nargs="+", default=[config.EMOTIONS[k] for k in PROMPTS],
+                        choices=config.EMOTIONS, help="the emotions the warm-up asks for, in order")
+    parser.add_argument("--json", help="also write every report here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    data = experiment.load_corpora(args.data)
+    prompts = tuple(config.EMOTIONS.index(e) for e in args.prompts)
+    per_seed = [measure(args.model, data, seed, prompts) for seed in args.seeds]
+    print(table(per_seed))
+    if args.json:
+        record = {"model": args.model, "seeds": args.seeds, "prompts": args.prompts, "reports": per_seed}
+        Path(args.json).write_text(json.dumps(record, default=float))
+
+
+if __name__ == "__main__":
+    main()
