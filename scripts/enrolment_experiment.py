@@ -16,6 +16,10 @@ speaker of the left-out corpus with all four emotions:
 - *not acted*: the failure case, a speaker who says all four prompts in one voice: four clips of
   one emotion of theirs, named as the four prompts.
 
+Also printed: a guard that uses the warm-up only where its clips name their own prompts
+(``agreement``), how well it tells the two cases apart, and the main readings calibrated as a
+mode would be (a temperature and unsure threshold fitted on the other left-out corpora).
+
 Usage: ``python scripts/enrolment_experiment.py --data ../shared/data [--model whisper-base]
 [--seeds 0 1] [--prompts neutral happy sad angry] [--json OUT]``; per seed about ten minutes on
 one core for Whisper base, its features cached by ``python -m ser train``.
@@ -34,7 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ser import config, experiment, modes  # noqa: E402
+from ser import calibration, config, experiment, modes  # noqa: E402
 from ser.corpora import CORPORA  # noqa: E402
 from ser.evaluation import transfer_score  # noqa: E402
 from ser.training import TrainConfig, fit_ensemble  # noqa: E402
@@ -43,6 +47,12 @@ from ser.training import TrainConfig, fit_ensemble  # noqa: E402
 PROMPTS = tuple(config.EMOTIONS.index(e) for e in ("neutral", "happy", "sad", "angry"))
 BIAS_L2 = (0.1, 0.3)  # strength of the pull toward no bias, per class, in squared log-probability
 LIVE_BIAS_L2 = 0.1
+# A guard against a warm-up not acted: use it only where the four clips, read adapted to each
+# other (before any bias), give their own prompts at least this share of the prompts' probability.
+GUARD_AGREEMENT = (0.30, 0.35, 0.40)
+# Calibrated as a mode would be: a temperature and unsure threshold fitted on the other corpora.
+CALIBRATED = ("plain", "adapted to the warm-up + its bias (L2 0.1)", "live session, adapted (shipped)",
+              "live session, adapted after the warm-up + its bias")
 
 
 def prompt_bias(probs: np.ndarray, prompts, l2: float) -> np.ndarray:
@@ -92,14 +102,24 @@ def live_session(heads, prior, warm_up: np.ndarray | None, session: np.ndarray, 
     return out
 
 
-def measure(kind: str, data: experiment.Corpora, seed: int, prompts=PROMPTS) -> dict:
-    """{protocol: {corpus: transfer report (uar, per-class recall, ...)}} for one seed; a speaker
-    without a clip of every emotion in ``prompts`` (class indices) is left out."""
+def agreement(probs: np.ndarray, prompts) -> float:
+    """How far the warm-up's readings ``probs`` ``(n, C)`` name their own prompts: the mean share
+    of each clip's probability over the prompted emotions that falls on its own (1 / n by chance)."""
+    among = probs[:, list(prompts)]
+    return float(np.mean(among[np.arange(len(prompts)), np.arange(len(prompts))] / among.sum(1)))
+
+
+def measure(kind: str, data: experiment.Corpora, seed: int, prompts=PROMPTS) -> tuple[dict, dict, list]:
+    """For one seed: {protocol: {corpus: transfer report (uar, per-class recall, ...)}}, the same
+    readings as {protocol: {corpus: (labels, probabilities)}}, and each warm-up's (tag,
+    ``agreement``). A speaker without a clip of every emotion in ``prompts`` is left out."""
     stats = experiment.clip_stats(kind, data, progress=False)
     head_cfg = experiment.head_config(kind)
     cfg = replace(TrainConfig(seed=seed), n_members=1)
     rng = np.random.default_rng(1000 + seed)
     reports: dict[str, dict] = {}
+    pooled: dict[str, dict] = {}
+    agreements = []
     for c in data.corpus_ids:
         train = data.corpora != c
         heads = {}
@@ -140,6 +160,8 @@ def measure(kind: str, data: experiment.Corpora, seed: int, prompts=PROMPTS) -> 
                 adapted_warm = heads[modes.ADAPTED].predict_proba((x_test[warm] - mean) / std)
                 put(f"{tag}: plain", rest, plain[rest])
                 put(f"{tag}: adapted to the warm-up", rest, adapted)
+                agreed = agreement(adapted_warm, prompts)
+                agreements.append((tag, agreed))
                 for l2 in BIAS_L2:
                     put(f"{tag}: plain + warm-up bias (L2 {l2})", rest,
                         biased(plain[rest], prompt_bias(plain[warm], prompts, l2)))
@@ -147,21 +169,45 @@ def measure(kind: str, data: experiment.Corpora, seed: int, prompts=PROMPTS) -> 
                         biased(adapted, prompt_bias(adapted_warm, prompts, l2)))
                 session = rest[:config.ADAPT_EVAL_CLIPS]
                 put(f"{tag}: live session, plain", session, plain[session])
-                put(f"{tag}: live session, adapted (shipped)", session,
-                    live_session(heads, prior, None, x_test[session], plain[session], None))
+                shipped = live_session(heads, prior, None, x_test[session], plain[session], None)
+                put(f"{tag}: live session, adapted (shipped)", session, shipped)
                 put(f"{tag}: live session, adapted after the warm-up", session,
                     live_session(heads, prior, x_test[warm], x_test[session], plain[session], None))
-                put(f"{tag}: live session, adapted after the warm-up + its bias", session,
-                    live_session(heads, prior, x_test[warm], x_test[session], plain[session],
-                                 LIVE_BIAS_L2, prompts))
+                warmed = live_session(heads, prior, x_test[warm], x_test[session], plain[session],
+                                      LIVE_BIAS_L2, prompts)
+                put(f"{tag}: live session, adapted after the warm-up + its bias", session, warmed)
+                static = biased(adapted, prompt_bias(adapted_warm, prompts, LIVE_BIAS_L2))
+                for cut in GUARD_AGREEMENT:
+                    put(f"{tag}: adapted to the warm-up + its bias, guarded at {cut}", rest,
+                        static if agreed >= cut else plain[rest])
+                    put(f"{tag}: live session after the warm-up + its bias, guarded at {cut}", session,
+                        warmed if agreed >= cut else shipped)
         for name, (rows, probs) in readings.items():
-            rows = np.concatenate(rows)
-            report = transfer_score(y[rows], np.concatenate(probs), CORPORA[c].emotions)
+            rows, probs = np.concatenate(rows), np.concatenate(probs)
+            pooled.setdefault(name, {})[c] = (y[rows], probs)
+            report = transfer_score(y[rows], probs, CORPORA[c].emotions)
             report["right"] = int(round(report["accuracy"] * report["n"]))
             reports.setdefault(name, {})[c] = report
         print(f"{kind} seed {seed}: {c} done", file=sys.stderr, flush=True)
-    return reports
+    return reports, pooled, agreements
 
+
+def calibrated(pooled: dict) -> dict:
+    """Each corpus's readings ``pooled`` ({corpus: (labels, probs)}) at a temperature and unsure
+    threshold fitted on the other corpora's (``experiment.calibrate_mode``'s protocol): their
+    calibration error, unsure share and accuracy when sure."""
+    emotions = {c: CORPORA[c].emotions for c in pooled}
+    out = {}
+    for c, (y, probs) in pooled.items():
+        others = [d for d in pooled if d != c]
+        y_o = np.concatenate([pooled[d][0] for d in others])
+        p_o = np.concatenate([pooled[d][1] for d in others])
+        corpora = np.concatenate([[d] * len(pooled[d][0]) for d in others])
+        t = calibration.fit_temperature(p_o, y_o, corpora, emotions)
+        cut = calibration.sure_threshold(calibration.sharpen(p_o, t), y_o, corpora, emotions)
+        out[c] = transfer_score(y, calibration.sharpen(probs, t), emotions[c], cut) | {"temperature": t,
+                                                                                        "unsure_below": cut}
+    return out
 
 def table(per_seed: list[dict]) -> str:
     """Mean UAR per left-out corpus and over them (seeds averaged), each seed's mean, and the
@@ -192,8 +238,27 @@ def main() -> None:
     torch.set_num_threads(1)
     data = experiment.load_corpora(args.data)
     prompts = tuple(config.EMOTIONS.index(e) for e in args.prompts)
-    per_seed = [measure(args.model, data, seed, prompts) for seed in args.seeds]
+    runs = [measure(args.model, data, seed, prompts) for seed in args.seeds]
+    per_seed = [reports for reports, _, _ in runs]
     print(table(per_seed))
+    print()
+    for tag in ("acted", "not acted"):
+        for name in CALIBRATED:
+            per = [calibrated(pooled[f"{tag}: {name}"]) for _, pooled, _ in runs]
+            mean = {k: [r[k] for seed in per for r in seed.values() if r[k] is not None]
+                    for k in ("ece", "unsure_share", "sure_accuracy")}
+            sure = f"{np.mean(mean['sure_accuracy']):.2f}" if mean["sure_accuracy"] else "never sure"
+            print(f"{tag}: {name}, calibrated on the other corpora: calibration error "
+                  f"{np.mean(mean['ece']):.3f}, unsure {np.mean(mean['unsure_share']):.2f}, "
+                  f"right when sure {sure}")
+    from sklearn.metrics import roc_auc_score
+
+    tags, values = zip(*[pair for _, _, agreements in runs for pair in agreements])
+    acted = np.array(tags) == "acted"
+    print(f"warm-up agreement: acted median {np.median(np.array(values)[acted]):.2f}, not acted "
+          f"{np.median(np.array(values)[~acted]):.2f}, AUROC {roc_auc_score(acted, values):.3f}; "
+          + ", ".join(f"acted kept at {cut}: {np.mean(np.array(values)[acted] >= cut):.2f}, not acted "
+                      f"{np.mean(np.array(values)[~acted] >= cut):.2f}" for cut in GUARD_AGREEMENT))
     if args.json:
         record = {"model": args.model, "seeds": args.seeds, "prompts": args.prompts, "reports": per_seed}
         Path(args.json).write_text(json.dumps(record, default=float))
