@@ -17,8 +17,9 @@ speaker of the left-out corpus with all four emotions:
   one emotion of theirs, named as the four prompts.
 
 Also printed: a guard that uses the warm-up only where its clips name their own prompts
-(``agreement``), how well it tells the two cases apart, and the main readings calibrated as a
-mode would be (a temperature and unsure threshold fitted on the other left-out corpora).
+(``agreement``), how well it tells the two cases apart, the main readings calibrated as a
+mode would be (a temperature and unsure threshold fitted on the other left-out corpora), and
+one-emotion sessions heard live after an acted warm-up (the issue's "no mode below plain").
 
 Usage: ``python scripts/enrolment_experiment.py --data ../shared/data [--model whisper-base]
 [--seeds 0 1] [--prompts neutral happy sad angry] [--json OUT]``; per seed about ten minutes on
@@ -109,17 +110,21 @@ def agreement(probs: np.ndarray, prompts) -> float:
     return float(np.mean(among[np.arange(len(prompts)), np.arange(len(prompts))] / among.sum(1)))
 
 
-def measure(kind: str, data: experiment.Corpora, seed: int, prompts=PROMPTS) -> tuple[dict, dict, list]:
+def measure(kind: str, data: experiment.Corpora, seed: int, prompts=PROMPTS) -> tuple[dict, dict, list, list]:
     """For one seed: {protocol: {corpus: transfer report (uar, per-class recall, ...)}}, the same
-    readings as {protocol: {corpus: (labels, probabilities)}}, and each warm-up's (tag,
-    ``agreement``). A speaker without a clip of every emotion in ``prompts`` is left out."""
+    readings as {protocol: {corpus: (labels, probabilities)}}, each warm-up's (tag,
+    ``agreement``), and for each one-emotion session heard live after an acted warm-up (the
+    speaker's other clips of one emotion) its emotion, size and clips right plain, in the shipped
+    adapted mode, after the warm-up with its bias, and so behind the guard at its lowest setting,
+    and read against the warm-up alone with its bias (no clip of the session in the normalising).
+    A speaker without a clip of every emotion in ``prompts`` is left out."""
     stats = experiment.clip_stats(kind, data, progress=False)
     head_cfg = experiment.head_config(kind)
     cfg = replace(TrainConfig(seed=seed), n_members=1)
     rng = np.random.default_rng(1000 + seed)
     reports: dict[str, dict] = {}
     pooled: dict[str, dict] = {}
-    agreements = []
+    agreements, one_emotion = [], []
     for c in data.corpus_ids:
         train = data.corpora != c
         heads = {}
@@ -177,6 +182,20 @@ def measure(kind: str, data: experiment.Corpora, seed: int, prompts=PROMPTS) -> 
                                       LIVE_BIAS_L2, prompts)
                 put(f"{tag}: live session, adapted after the warm-up + its bias", session, warmed)
                 static = biased(adapted, prompt_bias(adapted_warm, prompts, LIVE_BIAS_L2))
+                position = np.zeros(len(test), int)  # where each of the speaker's clips stands in ``rest``
+                position[rest] = np.arange(len(rest))
+                for k in np.unique(y[rest]) if acted else ():
+                    alike = rest[y[rest] == k][:config.ADAPT_EVAL_CLIPS]
+                    if len(alike) < config.ONE_EMOTION_MIN_CLIPS:
+                        continue
+                    readings_alike = (
+                        plain[alike], live_session(heads, prior, None, x_test[alike], plain[alike], None),
+                        live_session(heads, prior, x_test[warm], x_test[alike], plain[alike], LIVE_BIAS_L2,
+                                     prompts))
+                    readings_alike += (static[position[alike]],)  # read against the warm-up alone
+                    right = [experiment.n_right(r, y[alike], CORPORA[c].emotions) for r in readings_alike]
+                    one_emotion.append((config.EMOTIONS[k], len(alike), *right[:3],
+                                        right[2] if agreed >= GUARD_AGREEMENT[0] else right[1], right[3]))
                 for cut in GUARD_AGREEMENT:
                     put(f"{tag}: adapted to the warm-up + its bias, guarded at {cut}", rest,
                         static if agreed >= cut else plain[rest])
@@ -189,7 +208,7 @@ def measure(kind: str, data: experiment.Corpora, seed: int, prompts=PROMPTS) -> 
             report["right"] = int(round(report["accuracy"] * report["n"]))
             reports.setdefault(name, {})[c] = report
         print(f"{kind} seed {seed}: {c} done", file=sys.stderr, flush=True)
-    return reports, pooled, agreements
+    return reports, pooled, agreements, one_emotion
 
 
 def calibrated(pooled: dict) -> dict:
@@ -239,12 +258,12 @@ def main() -> None:
     data = experiment.load_corpora(args.data)
     prompts = tuple(config.EMOTIONS.index(e) for e in args.prompts)
     runs = [measure(args.model, data, seed, prompts) for seed in args.seeds]
-    per_seed = [reports for reports, _, _ in runs]
+    per_seed = [reports for reports, *_ in runs]
     print(table(per_seed))
     print()
     for tag in ("acted", "not acted"):
         for name in CALIBRATED:
-            per = [calibrated(pooled[f"{tag}: {name}"]) for _, pooled, _ in runs]
+            per = [calibrated(pooled[f"{tag}: {name}"]) for _, pooled, *_ in runs]
             mean = {k: [r[k] for seed in per for r in seed.values() if r[k] is not None]
                     for k in ("ece", "unsure_share", "sure_accuracy")}
             sure = f"{np.mean(mean['sure_accuracy']):.2f}" if mean["sure_accuracy"] else "never sure"
@@ -253,12 +272,21 @@ def main() -> None:
                   f"right when sure {sure}")
     from sklearn.metrics import roc_auc_score
 
-    tags, values = zip(*[pair for _, _, agreements in runs for pair in agreements])
+    tags, values = zip(*[pair for _, _, agreements, _ in runs for pair in agreements])
     acted = np.array(tags) == "acted"
     print(f"warm-up agreement: acted median {np.median(np.array(values)[acted]):.2f}, not acted "
           f"{np.median(np.array(values)[~acted]):.2f}, AUROC {roc_auc_score(acted, values):.3f}; "
           + ", ".join(f"acted kept at {cut}: {np.mean(np.array(values)[acted] >= cut):.2f}, not acted "
                       f"{np.mean(np.array(values)[~acted] >= cut):.2f}" for cut in GUARD_AGREEMENT))
+    for seed, (*_, sessions) in zip(args.seeds, runs):
+        for which, chosen in (("prompted", True), ("not prompted", False)):
+            rows = [r for r in sessions if (config.EMOTIONS.index(r[0]) in prompts) == chosen]
+            clips, plain, shipped, warmed, guarded, alone = np.array([r[1:] for r in rows]).sum(0)
+            print(f"seed {seed}, one-emotion live sessions after an acted warm-up, {which} emotions "
+                  f"({len(rows)} sessions, {clips} clips), clips right: plain {plain}, shipped adapted "
+                  f"{shipped - plain:+d}, after the warm-up + its bias {warmed - plain:+d}, the same guarded "
+                  f"at {GUARD_AGREEMENT[0]} {guarded - plain:+d}, against the warm-up alone + its bias "
+                  f"{alone - plain:+d}")
     if args.json:
         record = {"model": args.model, "seeds": args.seeds, "prompts": args.prompts, "reports": per_seed}
         Path(args.json).write_text(json.dumps(record, default=float))
