@@ -77,6 +77,7 @@ def prompt_bias(probs: np.ndarray, prompts, l2: float) -> np.ndarray:
 
 
 def biased(probs: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Probabilities ``(n, C)`` with ``bias`` ``(C,)`` added to their logarithms, renormalised."""
     logits = np.log(np.clip(probs, 1e-12, None)) + bias
     logits -= logits.max(-1, keepdims=True)
     return np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
