@@ -47,7 +47,7 @@ from ser.training import TrainConfig, fit_ensemble  # noqa: E402
 # What a page would ask for, in order: the four emotions every corpus here has.
 PROMPTS = tuple(config.EMOTIONS.index(e) for e in ("neutral", "happy", "sad", "angry"))
 BIAS_L2 = (0.1, 0.3)  # strength of the pull toward no bias, per class, in squared log-probability
-LIVE_BIAS_L2 = 0.1
+LIVE_BIAS_L2 = 0.1  # the one the live session, the guard and the one-emotion sessions use (one of BIAS_L2)
 # A guard against a warm-up not acted: use it only where the four clips, read adapted to each
 # other (before any bias), give their own prompts at least this share of the prompts' probability.
 GUARD_AGREEMENT = (0.30, 0.35, 0.40)
@@ -168,11 +168,12 @@ def measure(kind: str, data: experiment.Corpora, seed: int, prompts=PROMPTS) -> 
                 put(f"{tag}: adapted to the warm-up", rest, adapted)
                 agreed = agreement(adapted_warm, prompts)
                 agreements.append((tag, agreed))
+                against_warm_up = {}  # L2 -> readings adapted to the warm-up, with its bias
                 for l2 in BIAS_L2:
                     put(f"{tag}: plain + warm-up bias (L2 {l2})", rest,
                         biased(plain[rest], prompt_bias(plain[warm], prompts, l2)))
-                    put(f"{tag}: adapted to the warm-up + its bias (L2 {l2})", rest,
-                        biased(adapted, prompt_bias(adapted_warm, prompts, l2)))
+                    against_warm_up[l2] = biased(adapted, prompt_bias(adapted_warm, prompts, l2))
+                    put(f"{tag}: adapted to the warm-up + its bias (L2 {l2})", rest, against_warm_up[l2])
                 session = rest[:config.ADAPT_EVAL_CLIPS]
                 put(f"{tag}: live session, plain", session, plain[session])
                 shipped = live_session(heads, prior, None, x_test[session], plain[session], None)
@@ -182,7 +183,7 @@ def measure(kind: str, data: experiment.Corpora, seed: int, prompts=PROMPTS) -> 
                 warmed = live_session(heads, prior, x_test[warm], x_test[session], plain[session],
                                       LIVE_BIAS_L2, prompts)
                 put(f"{tag}: live session, adapted after the warm-up + its bias", session, warmed)
-                static = biased(adapted, prompt_bias(adapted_warm, prompts, LIVE_BIAS_L2))
+                static = against_warm_up[LIVE_BIAS_L2]
                 position = np.zeros(len(test), int)  # where each of the speaker's clips stands in ``rest``
                 position[rest] = np.arange(len(rest))
                 for k in np.unique(y[rest]) if acted else ():
@@ -228,6 +229,7 @@ def calibrated(pooled: dict) -> dict:
         out[c] = transfer_score(y, calibration.sharpen(probs, t), emotions[c], cut) | {"temperature": t,
                                                                                         "unsure_below": cut}
     return out
+
 
 def table(per_seed: list[dict]) -> str:
     """Mean UAR per left-out corpus and over them (seeds averaged), each seed's mean, and the
