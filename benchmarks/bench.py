@@ -143,9 +143,13 @@ def latency_row(model, runtime_name: str, backbone_fn, head_fn, repeats: int) ->
 def mode_overhead(models, audio: np.ndarray, paths: list[Path], repeats: int) -> dict:
     """``analyse`` of ``audio`` with every model in each mode, median ms; the setting holds as
     many clips as the guards judge (``config.GUARD_CLIPS``, up to 10 other clips heard
-    in turn), the voice reference is the first of them."""
+    in turn), the voice reference is the first of them, the warm-up's takes the first four
+    (its guard let through, so that the cost is that of the mode), and what making the
+    warm-up costs once."""
+    from dataclasses import replace
+
     from ser import modes
-    from ser.inference import analyse, hear
+    from ser.inference import analyse, hear, warm_up_reference
     from ser.onnx_heads import clip_statistics
     from ser.reports import read_fusion
 
@@ -158,6 +162,10 @@ def mode_overhead(models, audio: np.ndarray, paths: list[Path], repeats: int) ->
     voice = modes.VoiceReference({m.id: clip_statistics(m.frames(others[0])) for m in models
                                   if m.can_read(modes.VOICE)}, 0.0)
 
+    takes = dict(zip(config.WARM_UP_PROMPTS, (others * len(config.WARM_UP_PROMPTS))[:len(config.WARM_UP_PROMPTS)]))
+    warm_up = warm_up_reference(takes, models)
+    warm_up = replace(warm_up, models={k: replace(r, agreement=1.0) for k, r in warm_up.models.items()})
+
     def adapted():  # a copy each time: learning the clip must not grow the setting run after run
         analyse(audio, models, fusion, setting=copy.deepcopy(setting), learn=True)
 
@@ -165,6 +173,8 @@ def mode_overhead(models, audio: np.ndarray, paths: list[Path], repeats: int) ->
             "adapted_ms": median_ms(adapted, repeats),
             # The voice's guard reads the setting's clips against the reference, as a page does.
             "voice_ms": median_ms(lambda: analyse(audio, models, fusion, voice, setting), repeats),
+            "warmed_up_ms": median_ms(lambda: analyse(audio, models, fusion, warm_up), repeats),
+            "warm_up_making_ms": median_ms(lambda: warm_up_reference(takes, models), repeats),
             "setting_clips": setting.n_clips, "target_extra_ms": TARGET_MODE_EXTRA_MS}
 
 

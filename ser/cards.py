@@ -64,11 +64,14 @@ class ReadingMode:
     # Leave-one-corpus-out, calibrated, as the mode is used: {corpus: transfer report}.
     transfer: dict | None = None
     # Its failure case, measured on left-out corpora: sessions of one speaker in one emotion,
-    # {"sessions": n, "mode": accuracy, "plain": accuracy on the same clips}.
+    # {"sessions": n, "clips": n, "accuracy", "plain_accuracy": on the same clips}; warmed up,
+    # after an acted warm-up, with the same for sessions of an emotion it did not ask for
+    # ("not_prompted") and for a warm-up not acted ("not_acted": the speaker's other clips).
     one_emotion: dict | None = None
     # The guard's settings: adapted {"shrink_clips", "min_variety", "one_by_one": the same two
     # for a setting heard clip by clip}, voice {"min_variety"}: of the mode's uncalibrated
-    # readings of the last clips heard (the setting's, or the voice's).
+    # readings of the last clips heard (the setting's, or the voice's); warmed up
+    # {"prompts", "shrink_clips", "l2": [prompted, not prompted], "min_agreement"}.
     guard: dict = field(default_factory=dict)
     # Adapted only: the same settings heard clip by clip, each clip read against the clips heard
     # up to it, as the Live page hears a session: {"transfer": {corpus: report}, "one_emotion": …}.
@@ -98,6 +101,7 @@ class ModelCard:
     transfer: dict | None = None
     adapted: ReadingMode | None = None  # None: the model cannot adapt to a setting
     voice: ReadingMode | None = None  # None: the model cannot be calibrated to a voice
+    warmed_up: ReadingMode | None = None  # None: the model cannot read against a warm-up
     citations: list[str] = field(default_factory=list)
 
     @property
@@ -124,7 +128,7 @@ class ModelCard:
         if data.get("familiar"):
             values["familiar"] = Familiar(**data["familiar"] | {
                 "calibration": Calibration(**data["familiar"]["calibration"])})
-        for mode in ("adapted", "voice"):
+        for mode in ("adapted", "voice", "warmed_up"):
             values[mode] = ReadingMode.from_dict(data[mode]) if data.get(mode) else None
         return cls(**values)
 

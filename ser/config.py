@@ -95,6 +95,20 @@ GUARD_CLIPS = ADAPT_EVAL_CLIPS
 VOICE_MIN_VARIETY = 0.36
 VOICE_REFERENCE_CLIPS = 2
 ONE_EMOTION_MIN_CLIPS = 5
+# Warmed up: the speaker says one sentence as each of these asks, in this order (every corpus here
+# has the four). The warm-up's clips are the adapted head's setting, shrunk toward the training
+# corpora's as a live session's are; the bias that makes them read as prompted is pulled toward
+# none with these L2 strengths (on the prompted emotions, on the others: 0.3 on both kept a
+# speaker's later clips of an emotion not prompted from reading worse than plain, where 0.1 lost
+# some, at 0.006 of mean UAR); a warm-up whose clips, read adapted to each other, give their own
+# prompts less than WARM_UP_MIN_AGREEMENT of the prompts' probability was not acted, and reads
+# plain (docs/experiments.md, round 3, sections 10 and 11).
+WARM_UP_HOW = {"neutral": "plainly", "happy": "happily", "sad": "sadly", "angry": "angrily"}
+WARM_UP_PROMPTS = tuple(WARM_UP_HOW)
+WARM_UP_SENTENCE = "Kids are talking by the door."
+WARM_UP_SHRINK_CLIPS = ADAPT_ONE_BY_ONE_SHRINK_CLIPS
+WARM_UP_L2 = (0.3, 0.3)
+WARM_UP_MIN_AGREEMENT = 0.30
 # Augmented training copies (`train --augmented-copies N`, for the plain head only): each clip
 # through augment.random_chain, seeded by (AUGMENT_SEED, copy, clip index). Measured for
 # Whisper base in docs/experiments.md (round 3, section 3); the shipped models have none.

@@ -300,6 +300,25 @@ def read_voice(head, reference: np.ndarray, stats: np.ndarray) -> tuple[np.ndarr
     return probs, np.array([modes.variety(heard) >= config.VOICE_MIN_VARIETY for heard in heard_by], bool)
 
 
+WARM_UP_PROMPTS = tuple(config.EMOTIONS.index(e) for e in config.WARM_UP_PROMPTS)
+
+
+def warm_up_of(head, prior: modes.SettingPrior, stats: np.ndarray) -> modes.WarmUpReading:
+    """The adapted ``head``'s reading (``modes.read_warm_up``) of a warm-up's clips ``(n, L, 2D)``,
+    said as ``config.WARM_UP_PROMPTS`` in order, with the shipped settings."""
+    return modes.read_warm_up(stats, WARM_UP_PROMPTS, prior,
+                              lambda x, norm: head.predict_proba((x - norm[0]) / norm[1]),
+                              config.WARM_UP_SHRINK_CLIPS, config.WARM_UP_L2)
+
+
+def read_warmed_up(head, warm_up: modes.WarmUpReading, stats: np.ndarray) -> np.ndarray | None:
+    """Probabilities ``(n, C)`` of clips ``(n, L, 2D)`` read against ``warm_up``, or None where
+    its guard reads them plain: its clips named their own prompts too little (not acted)."""
+    if warm_up.agreement < config.WARM_UP_MIN_AGREEMENT:
+        return None
+    return modes.biased(head.predict_proba((stats - warm_up.mean) / warm_up.std), warm_up.bias)
+
+
 def n_right(probs: np.ndarray, labels: np.ndarray, emotions: tuple[str, ...]) -> int:
     """How many of the clips ``probs`` ``(n, C)`` read as their ``labels``, in a corpus's label space."""
     return int((fold_absent(probs, emotions).argmax(1) == labels).sum())
@@ -320,20 +339,74 @@ class ModeCv:
     one_by_one: ModeCv | None = None
 
 
+def warm_up_cv(head, prior: modes.SettingPrior, stats: np.ndarray, labels: np.ndarray,
+               speakers: np.ndarray, plain: np.ndarray, emotions: tuple[str, ...], rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray, list, list]:
+    """The warmed-up mode on one left-out corpus (clip statistics ``(n, L, 2D)``, their labels,
+    speakers and plain readings ``(n, C)``): each speaker with a clip of every prompted emotion
+    warms up with one of each, drawn at random, and the rest of their clips are read against it.
+    Returns the probabilities ``(n, C)`` (NaN rows: warm-up clips, and speakers never read so),
+    which clips were read in the mode, and two failure cases as (clips, right in the mode, right
+    plain, whether its emotion was prompted): one-emotion sessions after an acted warm-up (each
+    speaker's other clips of one emotion), and a warm-up not acted (four clips of one of the
+    speaker's emotions, named as the four prompts; the speaker's other clips read)."""
+    probs = np.full(plain.shape, np.nan, np.float32)
+    one_emotion, not_acted = [], []
+    for speaker in np.unique(speakers):
+        mine = np.flatnonzero(speakers == speaker)
+        if any(not (labels[mine] == k).any() for k in WARM_UP_PROMPTS):
+            continue
+        warm = np.array([rng.choice(mine[labels[mine] == k]) for k in WARM_UP_PROMPTS])
+        rest = np.setdiff1d(mine, warm)
+        read = read_warmed_up(head, warm_up_of(head, prior, stats[warm]), stats[rest])
+        if read is not None:
+            probs[rest] = read
+        readings = plain[rest] if read is None else read
+        for k in np.unique(labels[rest]):
+            alike = (labels[rest] == k).nonzero()[0][:config.ADAPT_EVAL_CLIPS]
+            if len(alike) >= config.ONE_EMOTION_MIN_CLIPS:
+                one_emotion.append((len(alike), n_right(readings[alike], labels[rest[alike]], emotions),
+                                    n_right(plain[rest[alike]], labels[rest[alike]], emotions),
+                                    k in WARM_UP_PROMPTS))
+        pool = mine[labels[mine] == rng.choice(np.unique(labels[mine]))]
+        if len(pool) > len(WARM_UP_PROMPTS):
+            warm = rng.choice(pool, len(WARM_UP_PROMPTS), replace=False)
+            rest = np.setdiff1d(mine, warm)
+            read = read_warmed_up(head, warm_up_of(head, prior, stats[warm]), stats[rest])
+            not_acted.append((len(rest), n_right(plain[rest] if read is None else read, labels[rest], emotions),
+                              n_right(plain[rest], labels[rest], emotions), True))
+    return probs, ~np.isnan(probs).any(1), one_emotion, not_acted
+
+
+def sessions_report(rows: list) -> dict | None:
+    """(clips, right in the mode, right plain, …) per session, as accuracies over all their clips."""
+    if not rows:
+        return None
+    clips, in_mode, plain_right = np.array([row[:3] for row in rows]).sum(0)
+    return {"sessions": len(rows), "clips": int(clips), "accuracy": round(float(in_mode / clips), 4),
+            "plain_accuracy": round(float(plain_right / clips), 4)}
+
+
 def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: TrainConfig,
               copies=()) -> dict[str, ModeCv]:
-    """Leave-one-corpus-out for the three modes. On each left-out corpus: plain; adapted, each
+    """Leave-one-corpus-out for the four modes. On each left-out corpus: plain; adapted, each
     setting (``settings_of``) z-normalised by its own clips; voice, each speaker with enough
     neutral clips referenced by ``config.VOICE_REFERENCE_CLIPS`` of them and scored on the
-    rest. The adapted settings are also heard one by one (``ModeCv.one_by_one``). Both
-    adaptations are also run on one-emotion sessions against plain. The plain heads also learn
+    rest; warmed up (``warm_up_cv``). The adapted settings are also heard one by one
+    (``ModeCv.one_by_one``). Each adaptation is also run on one-emotion sessions against plain;
+    for the warm-up those of emotions it did not ask for apart too (``one_emotion["not_prompted"]``),
+    and a warm-up not acted (``one_emotion["not_acted"]``). The plain heads also learn
     from the training clips' augmented ``copies`` (``fit_modes``)."""
     rng = np.random.default_rng(cfg.seed)
+    # Its own draws, so that the other modes' figures stay those measured before it was added.
+    warm_rng = np.random.default_rng(cfg.seed + 1)
     n, n_classes = len(stats), head_cfg.n_classes
     out = {m: ModeCv(np.full((n, n_classes), np.nan, np.float32), np.zeros(n, bool)) for m in modes.MODES}
     one_by_one = out[modes.ADAPTED].one_by_one = ModeCv(np.full((n, n_classes), np.nan, np.float32),
                                                         np.zeros(n, bool))
-    failures = {m: [] for m in (modes.ADAPTED, modes.VOICE, ONE_BY_ONE)}  # (clips, right in mode, right plain)
+    # (clips, right in mode, right plain) per session
+    failures = {m: [] for m in (modes.ADAPTED, modes.VOICE, modes.WARMED_UP, ONE_BY_ONE)}
+    not_prompted, not_acted = [], []  # the warm-up's: sessions of an emotion it did not ask for; not acted
     neutral = config.EMOTIONS.index("neutral")
     fold_cfg = replace(cfg, n_members=cfg.cv_members)
     for c in data.corpus_ids:
@@ -365,6 +438,12 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
                 read = test[rest[used]]
                 out[modes.VOICE].probs[read], out[modes.VOICE].used[read] = probs[used], True
         emotions = CORPORA[c].emotions
+        probs, used, alike, unacted = warm_up_cv(heads[modes.ADAPTED], prior, stats[test], y, speakers, plain,
+                                                 emotions, warm_rng)
+        out[modes.WARMED_UP].probs[test[used]], out[modes.WARMED_UP].used[test[used]] = probs[used], True
+        failures[modes.WARMED_UP] += alike
+        not_prompted += [row for row in alike if not row[3]]
+        not_acted += unacted
         for session in one_emotion_sessions(speakers, y):
             probs = read_adapted(heads[modes.ADAPTED], prior, stats[test[session]])
             failures[modes.ADAPTED].append((len(session), n_right(plain[session] if probs is None else probs,
@@ -382,12 +461,10 @@ def corpus_cv(stats: np.ndarray, data: Corpora, head_cfg: HeadConfig, cfg: Train
             failures[modes.VOICE].append((len(rest), n_right(probs, y[rest], emotions),
                                           n_right(plain[rest], y[rest], emotions)))
     for m, rows in failures.items():
-        if not rows:
-            continue
-        clips, in_mode, plain_right = np.array(rows).sum(0)
-        (one_by_one if m == ONE_BY_ONE else out[m]).one_emotion = {
-            "sessions": len(rows), "clips": int(clips), "accuracy": round(float(in_mode / clips), 4),
-            "plain_accuracy": round(float(plain_right / clips), 4)}
+        (one_by_one if m == ONE_BY_ONE else out[m]).one_emotion = sessions_report(rows)
+    if out[modes.WARMED_UP].one_emotion:
+        out[modes.WARMED_UP].one_emotion |= {"not_prompted": sessions_report(not_prompted),
+                                             "not_acted": sessions_report(not_acted)}
     return out
 
 
@@ -440,6 +517,9 @@ def mode_guard(mode: str) -> dict:
         return {"shrink_clips": config.ADAPT_SHRINK_CLIPS, "min_variety": config.ADAPT_MIN_VARIETY,
                 "one_by_one": {"shrink_clips": config.ADAPT_ONE_BY_ONE_SHRINK_CLIPS,
                                "min_variety": config.ADAPT_ONE_BY_ONE_MIN_VARIETY}}
+    if mode == modes.WARMED_UP:
+        return {"prompts": list(config.WARM_UP_PROMPTS), "shrink_clips": config.WARM_UP_SHRINK_CLIPS,
+                "l2": list(config.WARM_UP_L2), "min_agreement": config.WARM_UP_MIN_AGREEMENT}
     return {"min_variety": config.VOICE_MIN_VARIETY}
 
 
@@ -456,7 +536,7 @@ def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,
     calibrations = {m: Calibration() for m in modes.MODES}
     speaker_probs = speaker_report = transfer = familiar = familiar_to = None
     # With one corpus there are no left-out corpora to calibrate a mode on: plain only.
-    cards: dict[str, ReadingMode | None] = {modes.ADAPTED: None, modes.VOICE: None}
+    cards: dict[str, ReadingMode | None] = {modes.ADAPTED: None, modes.VOICE: None, modes.WARMED_UP: None}
     cv = None
     if with_cv:
         folds = evaluation.speaker_folds(data.corpora, data.speakers)
@@ -486,7 +566,9 @@ def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,
     if not with_cv:  # uncalibrated heads for every mode, with their guards
         cards = {m: ReadingMode(Calibration(), guard=mode_guard(m)) for m in cards}
     heads = fit_modes(stats, data, np.ones(len(stats), bool), head_cfg, cfg, copies)
-    cards = {m: card if m in heads else None for m, card in cards.items()}
+    # The warm-up reads with the adapted head: it needs no head of its own.
+    reads_with = {modes.WARMED_UP: modes.ADAPTED}
+    cards = {m: card if reads_with.get(m, m) in heads else None for m, card in cards.items()}
     for m, head in heads.items():
         head.temperature.fill_(calibrations[m].temperature)
     entry = REGISTRY[kind]
@@ -506,10 +588,11 @@ def train_model(kind: str, data: Corpora, models_dir: Path = config.MODELS_DIR,
         transfer=transfer,
         adapted=cards[modes.ADAPTED],
         voice=cards[modes.VOICE],
+        warmed_up=cards[modes.WARMED_UP],
         citations=citations(data.corpus_ids),
     )
     prior = modes.SettingPrior.of(stats, data.corpora)
-    mode_heads = {m: heads[m] for m in cards if cards[m] is not None}
+    mode_heads = {m: heads[m] for m in cards if cards[m] is not None and m in heads}
     folder = save_model(Path(models_dir) / kind, heads[modes.PLAIN], card, mode_heads, prior, familiar_to)
     if with_cv:
         result = CvResult(speaker_probs, cv[modes.PLAIN].probs if cv else None)

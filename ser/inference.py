@@ -5,7 +5,8 @@ Each backbone runs over the span that holds speech, a long one piece by piece
 (``EmotionModel.frames_in_pieces``: the same frames in bounded memory); the clip's
 prediction pools all of its frames and each timeline window pools its own slice.
 Every reading says which mode it was read in (``ser.modes``): plain, adapted to a
-setting (``Setting``, from ``hear``) or calibrated to a voice (``voice_reference``).
+setting (``Setting``, from ``hear``), calibrated to a voice (``voice_reference``) or read
+against an acted warm-up of that voice (``warm_up_reference``).
 """
 
 from __future__ import annotations
@@ -149,15 +150,22 @@ def fuse(predictions: dict[str, Prediction], fusion: dict | None) -> Prediction 
 
 @dataclass(frozen=True)
 class Context:
-    """What a clip is read against beyond itself: a voice reference (``voice_reference``),
-    a setting (``modes.Setting``), both (the setting then holds the voice's clips, by which
-    the voice's guard judges the reference), or neither."""
+    """What a clip is read against beyond itself: a voice, as a plain reference
+    (``voice_reference``) or an acted warm-up (``warm_up_reference``); a setting
+    (``modes.Setting``); both (the setting then holds the voice's clips, by which the plain
+    reference's guard judges it); or neither."""
 
-    voice: modes.VoiceReference | None = None
+    voice: modes.VoiceReference | modes.WarmUp | None = None
     setting: modes.Setting | None = None
 
     def mode_of(self, model: EmotionModel) -> tuple[str, object]:
         """The mode ``model`` reads in here, and its reference (``EmotionModel.predict_stats``)."""
+        if isinstance(self.voice, modes.WarmUp):  # its guard was judged when it was heard
+            reading = self.voice.models.get(model.id)
+            if (reading and model.can_read(modes.WARMED_UP)
+                    and reading.agreement >= model.card.warmed_up.guard["min_agreement"]):
+                return modes.WARMED_UP, reading
+            return modes.PLAIN, None
         if self.voice and model.id in self.voice.stats and model.can_read(modes.VOICE):
             # The voice's own clips, heard in the setting, tell whether its reference was plain.
             reference = self.voice.stats[model.id]
@@ -206,6 +214,38 @@ def voice_reference(recordings: list[np.ndarray], models: list[EmotionModel]) ->
     return modes.VoiceReference(stats, speech_s)
 
 
+def warm_up_reference(takes: dict[str, np.ndarray], models: list[EmotionModel]) -> modes.WarmUp:
+    """Each model's reading of a speaker's acted warm-up (``modes.read_warm_up``), for
+    ``analyse(..., voice=...)``: ``takes`` maps each emotion of ``config.WARM_UP_PROMPTS`` to a
+    recording (16 kHz mono) of the warm-up sentence said that way. Models that cannot read
+    against a warm-up are left out; one whose warm-up does not name its own prompts (its guard,
+    ``Context.mode_of``) keeps its reading and reads plain.
+
+    Raises ``AudioError`` naming the first take missing or without speech.
+    """
+    stats: dict[str, list[np.ndarray]] = {}
+    able = [m for m in models if m.can_read(modes.WARMED_UP)]
+    speech_s = 0.0
+    for emotion in config.WARM_UP_PROMPTS:
+        audio = takes.get(emotion)
+        activity = audio_io.speech_activity(audio) if audio is not None else None
+        if activity is None or not activity.has_speech:
+            raise audio_io.AudioError(f"The warm-up needs the sentence said {config.WARM_UP_HOW[emotion]}: "
+                                      f"{'no speech was heard in that take' if activity else 'that take is missing'}.")
+        start, end = audio_io.speech_span(audio, activity=activity)
+        for m in able:
+            stats.setdefault(m.id, []).append(clip_statistics(m.frames_in_pieces(audio[start:end])))
+        speech_s += activity.speech_s
+    prompts = [config.EMOTIONS.index(e) for e in config.WARM_UP_PROMPTS]
+    readings = {}
+    for m in able:
+        guard = m.card.warmed_up.guard
+        readings[m.id] = modes.read_warm_up(np.stack(stats[m.id]), prompts, m.setting_prior,
+                                            lambda x, norm, m=m: m.uncalibrated(x, modes.ADAPTED, norm),
+                                            guard["shrink_clips"], tuple(guard["l2"]))
+    return modes.WarmUp(readings, config.WARM_UP_PROMPTS, speech_s)
+
+
 def hear(audio: np.ndarray, models: list[EmotionModel], setting: modes.Setting) -> None:
     """Add a clip (16 kHz mono) to ``setting`` without reading it (``analyse(..., learn=True)``
     reads it too). A clip without speech adds nothing."""
@@ -231,12 +271,12 @@ def _learn(setting: modes.Setting, models: list[EmotionModel], frames: dict[str,
 
 
 def analyse(audio: np.ndarray, models: list[EmotionModel], fusion: dict | None = None,
-            voice: modes.VoiceReference | None = None, setting: modes.Setting | None = None,
+            voice: modes.VoiceReference | modes.WarmUp | None = None, setting: modes.Setting | None = None,
             learn: bool = False) -> ClipAnalysis:
     """Analyse 16 kHz mono audio ``(n_samples,)`` with every model; ``fusion`` holds the
     stacking weights of the fused verdict (``reports.read_fusion``); ``voice``, from
-    ``voice_reference``, makes each model hear the clip relative to its speaker's plain
-    voice; else ``setting`` (clips added by ``hear``) makes it hear the clip among the others
+    ``voice_reference`` or ``warm_up_reference``, makes each model hear the clip relative to its
+    speaker's plain voice, or to their acted warm-up; else ``setting`` (clips added by ``hear``) makes it hear the clip among the others
     of its setting, this clip added to them first when ``learn``.
 
     Silence (no speech detected) is reported as such and never classified.
@@ -254,7 +294,7 @@ def analyse(audio: np.ndarray, models: list[EmotionModel], fusion: dict | None =
 
 def analyse_frames(audio: np.ndarray, frames: dict[str, np.ndarray], frames_from: int,
                    models: list[EmotionModel], fusion: dict | None = None,
-                   voice: modes.VoiceReference | None = None,
+                   voice: modes.VoiceReference | modes.WarmUp | None = None,
                    setting: modes.Setting | None = None, learn: bool = False) -> ClipAnalysis:
     """``analyse`` from backbone frames already computed: ``frames[model.id]`` is
     ``(n_layers, n_frames, dim)`` over ``audio[frames_from:]`` (16 kHz mono), frame ``i``
@@ -324,7 +364,7 @@ def _window(audio, start, end, offsets, models, frames, fusion, read_as: dict) -
     return WindowPrediction(start_s, end_s, bool(preds), preds, fuse(preds, fusion))
 
 
-def warm_up(models: list[EmotionModel]) -> None:
+def prime(models: list[EmotionModel]) -> None:
     """Analyse two seconds of a synthetic voiced sound with every model.
 
     The first call of each backbone pays for lazy set-up (the ONNX Runtime

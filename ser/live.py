@@ -27,8 +27,8 @@ import soxr
 from ser import audio as audio_io
 from ser import config
 from ser.inference import ClipAnalysis, analyse, analyse_frames
-from ser.modes import Setting, VoiceReference
 from ser.models import EmotionModel
+from ser.modes import Setting, VoiceReference, WarmUp
 
 SAMPLE_RATE = config.SAMPLE_RATE
 
@@ -186,7 +186,8 @@ class RollingAnalysis:
     def __init__(self, models: list[EmotionModel], fusion: dict | None = None):
         self._models = models
         self._fusion = fusion  # the stacking weights of the fused verdict (reports.read_fusion)
-        self.voice: VoiceReference | None = None  # the speaker's plain voice (inference.voice_reference)
+        # The speaker's plain voice or acted warm-up (inference.voice_reference, warm_up_reference).
+        self.voice: VoiceReference | WarmUp | None = None
         # The session's setting (modes.Setting), when the visitor adapts to it: every window that
         # does not overlap the last one added joins it, and each is read among those before it.
         self.setting: Setting | None = None
@@ -309,7 +310,7 @@ class TakeAnalyser:
         start = self._origin + k * pieces.length
         return max(self._origin, start - pieces.context), start, start + pieces.length + pieces.context
 
-    def finish(self, take: np.ndarray, voice: VoiceReference | None = None,
+    def finish(self, take: np.ndarray, voice: VoiceReference | WarmUp | None = None,
                setting: Setting | None = None) -> ClipAnalysis:
         """The analysis of ``take``, the recording's whole take (16 kHz ``(n_samples,)``):
         waits for the queued pieces and computes the rest on the caller's thread.

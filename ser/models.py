@@ -21,7 +21,7 @@ import numpy as np
 from ser import calibration, config, familiarity
 from ser.backbones import Backbone, get_backbone
 from ser.cards import Calibration, CardError, ModelCard, model_folders, read_card, write_card
-from ser.modes import ADAPTED, PLAIN, VOICE, SettingPrior
+from ser.modes import ADAPTED, PLAIN, VOICE, WARMED_UP, SettingPrior, biased
 from ser.onnx_heads import OnnxHead, clip_statistics
 
 if TYPE_CHECKING:  # training and exporting need torch; loading for inference does not
@@ -109,7 +109,11 @@ class EmotionModel:
     def predict_stats(self, stats: np.ndarray, mode: str = PLAIN, reference=None) -> np.ndarray:
         """Calibrated class probabilities ``(n_classes,)`` of clip statistics ``(n_layers, 2 * dim)``
         read in ``mode`` (``ser.modes``): ``reference`` is, for "voice", the speaker's plain
-        voice statistics ``(n_layers, 2 * dim)``; for "adapted", the setting's (mean, std)."""
+        voice statistics ``(n_layers, 2 * dim)``; for "adapted", the setting's (mean, std); for
+        "warmed_up", the model's ``modes.WarmUpReading`` (the adapted head, its normaliser and bias)."""
+        if mode == WARMED_UP:
+            adapted = self.uncalibrated(stats, ADAPTED, (reference.mean, reference.std))
+            return calibration.sharpen(biased(adapted, reference.bias), self.mode_calibration(mode).temperature)
         if mode == VOICE:
             return self.voice_head.predict_proba(stats - reference)
         if mode == ADAPTED:
@@ -150,8 +154,9 @@ class EmotionModel:
         return self.predict_frames(self.frames(audio), mode, reference)
 
     def can_read(self, mode: str) -> bool:
-        return {PLAIN: True, ADAPTED: self.adapted_head is not None and self.setting_prior is not None,
-                VOICE: self.voice_head is not None}[mode]
+        adapts = self.adapted_head is not None and self.setting_prior is not None
+        return {PLAIN: True, ADAPTED: adapts, VOICE: self.voice_head is not None,
+                WARMED_UP: adapts and self.card.warmed_up is not None}[mode]
 
 
 def onnx_file(weights_file: str) -> str:

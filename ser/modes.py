@@ -6,6 +6,10 @@
   toward the training corpora's while little has been heard. No labels are needed.
 - ``voice``: the clip against a reference of its speaker's plain, everyday voice
   (a sentence read aloud): the statistics minus the reference's.
+- ``warmed_up``: the clip against an acted warm-up, one sentence said as each of
+  ``config.WARM_UP_PROMPTS`` asks (plainly, happily, sadly, angrily): the adapted head
+  with the warm-up's clips as its setting, and a per-emotion bias on its log-probabilities
+  fitted so that the warm-up's clips read as prompted (``prompt_bias``).
 
 Each mode has its own head, trained on statistics normalised the same way (a
 training corpus stands for a setting; a speaker's neutral clips for their plain
@@ -14,6 +18,8 @@ something a user can get wrong: that the setting holds more than one emotion, th
 the reference is plain. Each has a guard that reads plain when its assumption visibly
 fails: the readings the mode gives of the recent clips (the setting's, or the voice's)
 vary too little (``variety``): one emotion, most likely, which the normalising took away.
+The warm-up's guard is how well its clips, read adapted to each other, name their own
+prompts (``agreement``): a warm-up not acted names them no better than chance.
 Statistics are clip statistics ``(n_layers, 2 * dim)`` (``onnx_heads.clip_statistics``),
 or a stack of them ``(n_clips, n_layers, 2 * dim)``.
 """
@@ -27,8 +33,8 @@ import numpy as np
 
 from ser import config
 
-PLAIN, ADAPTED, VOICE = "plain", "adapted", "voice"
-MODES = (PLAIN, ADAPTED, VOICE)
+PLAIN, ADAPTED, VOICE, WARMED_UP = "plain", "adapted", "voice", "warmed_up"
+MODES = (PLAIN, ADAPTED, VOICE, WARMED_UP)
 EPS = 1e-6
 
 
@@ -66,6 +72,61 @@ def variety(probs: np.ndarray) -> float:
     (docs/experiments.md, round 3, section 4)."""
     probs = np.asarray(probs, np.float64)
     return float(probs.var(0).sum()) if len(probs) >= 2 else 0.0
+
+
+def prompt_bias(probs: np.ndarray, prompts, l2) -> np.ndarray:
+    """Per-class bias ``(C,)`` on log-probabilities that makes readings ``probs`` ``(n, C)`` of
+    a warm-up read as their ``prompts`` (class indices, ``(n,)``): maximum likelihood minus
+    ``l2`` (per class ``(C,)``, or one for all) times the squared bias. The problem is convex
+    and eight-dimensional, so Newton's method with a halving step solves it in a few steps."""
+    logp = np.log(np.clip(np.asarray(probs, np.float64), 1e-12, None))
+    n_classes = logp.shape[1]
+    target = np.eye(n_classes)[np.asarray(prompts)]
+    l2 = np.broadcast_to(np.asarray(l2, np.float64), (n_classes,))
+
+    def loss(bias):
+        z = logp + bias
+        top = z.max(1, keepdims=True)
+        lse = (top + np.log(np.exp(z - top).sum(1, keepdims=True)))[:, 0]
+        return float((lse - (z * target).sum(1)).sum() + (l2 * bias ** 2).sum())
+
+    bias = np.zeros(n_classes)
+    for _ in range(50):
+        p = biased(np.exp(logp), bias)
+        grad = (p - target).sum(0) + 2 * l2 * bias
+        hessian = np.diag(p.sum(0) + 2 * l2) - p.T @ p
+        step = np.linalg.solve(hessian, grad)
+        size, before = 1.0, loss(bias)
+        while loss(bias - size * step) > before and size > 1e-6:
+            size /= 2
+        bias = bias - size * step
+        if np.abs(size * step).max() < 1e-8:
+            break
+    return bias
+
+
+def biased(probs: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Probabilities ``(..., C)`` with ``bias`` ``(C,)`` added to their logarithms, renormalised."""
+    logits = np.log(np.clip(probs, 1e-12, None)) + bias
+    logits -= logits.max(-1, keepdims=True)
+    return np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+
+
+def agreement(probs: np.ndarray, prompts) -> float:
+    """How far a warm-up's readings ``probs`` ``(n, C)`` name their own ``prompts`` (``(n,)``,
+    distinct classes): the mean share of each clip's probability over the prompted emotions
+    that falls on its own prompt (1 / n by chance)."""
+    prompts = list(prompts)
+    among = np.asarray(probs)[:, prompts]
+    return float(np.mean(among[np.arange(len(prompts)), np.arange(len(prompts))] / among.sum(1)))
+
+
+def prompt_l2(prompts, n_classes: int, prompted: float, unprompted: float) -> np.ndarray:
+    """The bias's L2 strength per class ``(n_classes,)``: ``prompted`` on the warm-up's
+    emotions, ``unprompted`` on the rest, which the warm-up can only push down."""
+    l2 = np.full(n_classes, float(unprompted))
+    l2[list(prompts)] = prompted
+    return l2
 
 
 @dataclass(frozen=True)
@@ -162,6 +223,43 @@ class Setting:
 
     def of(self, model_id: str) -> SettingStatistics:
         return self.models.get(model_id, SettingStatistics())
+
+
+@dataclass(frozen=True)
+class WarmUpReading:
+    """What one model takes from a warm-up: the normaliser of its clips' statistics (mean, std,
+    each ``(L, 2D)``), the bias ``(C,)`` that makes them read as prompted, and how well they
+    named their prompts before it (``agreement``; the guard)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    bias: np.ndarray
+    agreement: float
+
+
+def read_warm_up(stats: np.ndarray, prompts, prior: SettingPrior, read_adapted, shrink_clips: float,
+                 l2: tuple[float, float]) -> WarmUpReading:
+    """One model's reading of a warm-up: its clips' statistics ``(n, L, 2D)``, said as ``prompts``
+    (class indices ``(n,)``), z-normalised by their own moments shrunk toward ``prior`` as if
+    ``shrink_clips`` clips of it had been heard too; ``read_adapted(stats, (mean, std))`` gives
+    the adapted head's uncalibrated probabilities ``(n, C)``; ``l2``: (prompted, not prompted)."""
+    heard = SettingStatistics()
+    for clip in stats:
+        heard.add(clip)
+    mean, std = heard.normaliser(prior, shrink_clips)
+    probs = read_adapted(np.asarray(stats, np.float32), (mean, std))
+    bias = prompt_bias(probs, prompts, prompt_l2(prompts, probs.shape[1], *l2))
+    return WarmUpReading(mean, std, bias, agreement(probs, prompts))
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """A speaker's acted warm-up (``inference.warm_up_reference``): model id -> its reading of
+    the warm-up, the emotions prompted in order, and the warm-up's seconds of speech."""
+
+    models: dict[str, WarmUpReading]
+    prompts: tuple[str, ...]
+    speech_s: float
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ser import config
 from ser.cards import ModelCard
 from ser.corpora import CORPORA, citations
-from ser.modes import ADAPTED, MODES, PLAIN, VOICE
+from ser.modes import ADAPTED, MODES, PLAIN, VOICE, WARMED_UP
 
 if TYPE_CHECKING:  # tables only: predicting a clip reads fusion.json and needs no pandas
     import pandas as pd
@@ -68,10 +68,11 @@ def lead_id(cards: list[ModelCard], fusion: dict | None) -> str:
 
 
 # --- the headline per reading mode -------------------------------------------------------------
-# How a reading hears a clip (``ser.modes``): as it is, among the other clips of its setting, or
-# relative to its speaker's plain voice. Every page that states how well the models do on a new
+# How a reading hears a clip (``ser.modes``): as it is, among the other clips of its setting,
+# relative to its speaker's plain voice, or after that speaker's acted warm-up. Every page that states how well the models do on a new
 # voice takes its figures from ``headlines``, so no two of them can disagree.
-MODE_TITLES = {PLAIN: "As heard", ADAPTED: "Adapted to the setting", VOICE: "Calibrated to the voice"}
+MODE_TITLES = {PLAIN: "As heard", ADAPTED: "Adapted to the setting", VOICE: "Calibrated to the voice",
+               WARMED_UP: "After a warm-up"}
 # The adapted settings heard clip by clip, as the Live page hears a session (``ReadingMode.one_by_one``).
 ONE_BY_ONE_TITLE = "Adapted, heard clip by clip"
 

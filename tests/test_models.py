@@ -321,3 +321,49 @@ def test_a_familiar_clip_is_calibrated_as_new_speakers_of_the_training_corpora_w
     # An analysis says which calibration each reading used.
     analysis = analyse(make_speech(3.0), [reader])
     assert analysis.to_dict()["models"]["mfcc"]["familiar"] is False
+
+
+# --- the warm-up: four prompted takes of the speaker --------------------------------------------
+def warm_up_takes(make_speech) -> dict[str, np.ndarray]:
+    return {e: make_speech(2.0, seed=20 + k) for k, e in enumerate(config.WARM_UP_PROMPTS)}
+
+
+def test_a_warm_up_marks_the_analysis_and_reads_the_adapted_head_with_its_bias(shipped, make_speech):
+    warm_up = inference.warm_up_reference(warm_up_takes(make_speech), shipped)
+    assert warm_up.prompts == config.WARM_UP_PROMPTS and warm_up.speech_s > 0
+    assert set(warm_up.models) == {m.id for m in shipped}
+    acted = replace(warm_up, models={k: replace(r, agreement=1.0) for k, r in warm_up.models.items()})
+    clip = make_speech(3.0, seed=30)
+    plain = analyse(clip, shipped)
+    result = analyse(clip, shipped, voice=acted)
+    assert result.mode == result.to_dict()["mode"] == "warmed_up"
+    assert {row["mode"] for row in result.to_rows()} == {"warmed_up"}
+    assert result.mode_speech_s == warm_up.speech_s and result.plain_lead == plain.lead_prediction
+    # Each reading: the adapted head at the warm-up's normaliser, biased, at the mode's temperature.
+    model = next(m for m in shipped if m.id == "mfcc")
+    reading = acted.models[model.id]
+    start, end = inference.audio_io.speech_span(clip)
+    stats = clip_statistics(model.frames_in_pieces(clip[start:end]))
+    adapted = model.uncalibrated(stats, modes.ADAPTED, (reading.mean, reading.std))
+    expected = calibration.sharpen(modes.biased(adapted, reading.bias), model.card.warmed_up.calibration.temperature)
+    assert np.allclose(list(result.models[model.id].probs.values()), expected, atol=1e-5)
+
+
+def test_a_warm_up_not_acted_reads_plain(shipped, make_speech):
+    """Its guard: takes that name their prompts less than the card's ``min_agreement``."""
+    warm_up = inference.warm_up_reference(warm_up_takes(make_speech), shipped)
+    flat = replace(warm_up, models={k: replace(r, agreement=0.0) for k, r in warm_up.models.items()})
+    clip = make_speech(3.0, seed=30)
+    result = analyse(clip, shipped, voice=flat)
+    assert result.mode == "plain" and result.models == analyse(clip, shipped).models
+
+
+@pytest.mark.parametrize("missing", config.WARM_UP_PROMPTS)
+def test_a_warm_up_needs_speech_in_every_take(shipped, make_speech, missing):
+    takes = warm_up_takes(make_speech)
+    takes[missing] = np.zeros(config.SAMPLE_RATE, np.float32)
+    with pytest.raises(inference.audio_io.AudioError, match=f"said {config.WARM_UP_HOW[missing]}: no speech"):
+        inference.warm_up_reference(takes, shipped)
+    del takes[missing]
+    with pytest.raises(inference.audio_io.AudioError, match="that take is missing"):
+        inference.warm_up_reference(takes, shipped)

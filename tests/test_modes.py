@@ -125,3 +125,119 @@ def test_calibration_and_evaluation_do_not_import_each_other():
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                             cwd=config.PROJECT_DIR).stdout.split()
     assert loaded == []
+
+
+# --- the warm-up: four prompted clips, and the bias that makes them read as prompted ----------
+PROMPTS = [config.EMOTIONS.index(e) for e in config.WARM_UP_PROMPTS]
+DISGUST = config.EMOTIONS.index("disgust")
+
+
+def leaning_readings() -> np.ndarray:
+    """Four warm-up clips read by a model that leans to disgust (as on TESS), each clip's prompt
+    ahead of the other prompts: the right emotion second."""
+    probs = np.full((4, len(config.EMOTIONS)), 0.02)
+    probs[:, DISGUST] = 0.6
+    for row, k in enumerate(PROMPTS):
+        probs[row, k] = 0.25
+    return probs / probs.sum(1, keepdims=True)
+
+
+def test_the_bias_makes_the_warm_up_read_as_prompted_and_pulls_the_leaning_class_down():
+    probs = leaning_readings()
+    assert not (probs.argmax(1) == PROMPTS).any()
+    bias = modes.prompt_bias(probs, PROMPTS, l2=0.1)
+    assert (modes.biased(probs, bias).argmax(1) == PROMPTS).all()
+    assert bias[DISGUST] < 0 < min(bias[PROMPTS])
+
+
+def test_the_bias_is_the_optimum_of_its_objective():
+    """Newton's answer against a brute check: no small step in any direction does better."""
+    probs = np.random.default_rng(3).dirichlet(np.ones(len(config.EMOTIONS)), size=4)
+    l2 = modes.prompt_l2(PROMPTS, len(config.EMOTIONS), 0.1, 1.0)
+
+    def objective(bias):
+        logp = np.log(modes.biased(probs, bias))
+        return -logp[np.arange(4), PROMPTS].sum() + (l2 * bias ** 2).sum()
+
+    bias = modes.prompt_bias(probs, PROMPTS, l2)
+    for k in range(len(config.EMOTIONS)):
+        for step in (1e-3, -1e-3):
+            moved = bias.copy()
+            moved[k] += step
+            assert objective(moved) >= objective(bias) - 1e-9
+
+
+def test_a_stronger_pull_moves_less_and_no_bias_changes_nothing():
+    probs = leaning_readings()
+    weak, strong = (modes.prompt_bias(probs, PROMPTS, l2) for l2 in (0.1, 10.0))
+    assert np.abs(strong).sum() < np.abs(weak).sum()
+    assert np.allclose(modes.biased(probs, np.zeros(len(config.EMOTIONS))), probs)
+    assert np.allclose(modes.biased(probs, weak).sum(1), 1.0)
+    # A stronger pull on the emotions not prompted alone: disgust moves less, the prompts as far.
+    per_class = modes.prompt_bias(probs, PROMPTS, modes.prompt_l2(PROMPTS, len(config.EMOTIONS), 0.1, 10.0))
+    assert abs(per_class[DISGUST]) < abs(weak[DISGUST])
+
+
+def test_agreement_is_one_when_each_clip_names_its_prompt_and_a_quarter_by_chance():
+    named = np.eye(len(config.EMOTIONS))[PROMPTS] * 0.9 + 0.1 / len(config.EMOTIONS)
+    assert modes.agreement(named, PROMPTS) > 0.9
+    one_voice = np.tile(named[0], (4, 1))  # four clips read alike: one of them names its prompt
+    assert modes.agreement(one_voice, PROMPTS) == pytest.approx(0.25, abs=0.01)
+
+
+def test_a_warm_up_is_read_among_its_own_clips_with_its_bias():
+    """``read_warm_up``: the normaliser of the four clips (shrunk toward the prior), the adapted
+    readings at that normaliser, and the bias and agreement of those readings."""
+    rng = np.random.default_rng(4)
+    clips = rng.normal(3.0, 2.0, (4, 2, 3)).astype(np.float32)
+    prior = modes.SettingPrior(np.zeros((2, 3), np.float32), np.ones((2, 3), np.float32))
+    seen = []
+
+    def read_adapted(stats, normaliser):
+        seen.append((stats, normaliser))
+        return leaning_readings()
+
+    reading = modes.read_warm_up(clips, PROMPTS, prior, read_adapted, shrink_clips=3, l2=(0.1, 0.1))
+    heard = modes.SettingStatistics()
+    for clip in clips:
+        heard.add(clip)
+    mean, std = heard.normaliser(prior, 3)
+    assert np.allclose(reading.mean, mean) and np.allclose(reading.std, std)
+    assert np.array_equal(seen[0][0], clips)
+    assert np.allclose(reading.bias, modes.prompt_bias(leaning_readings(), PROMPTS, 0.1))
+    assert reading.agreement == pytest.approx(modes.agreement(leaning_readings(), PROMPTS))
+
+
+def test_warm_up_cv_reads_each_speakers_other_clips_after_one_take_of_each_prompt(monkeypatch):
+    """``experiment.warm_up_cv``: a speaker with every prompted emotion warms up on one clip of
+    each and is read on the rest; a speaker without one is never read so; a warm-up not acted
+    (four clips of one emotion) falls back to plain by its guard."""
+    from ser import experiment
+
+    class Head:  # names each clip by its first statistic, untouched by the warm-up's normaliser
+        def predict_proba(self, stats):
+            return np.eye(len(config.EMOTIONS))[stats[:, 0, 0].astype(int)]
+
+    def warm_up_of(head, prior, stats):  # acted: four emotions, which the guard lets through
+        acted = len(set(stats[:, 0, 0].tolist())) == len(PROMPTS)
+        return modes.WarmUpReading(np.zeros((1, 1)), np.ones((1, 1)), np.zeros(len(config.EMOTIONS)),
+                                   1.0 if acted else 0.0)
+
+    monkeypatch.setattr(experiment, "warm_up_of", warm_up_of)
+    sad, fearful = config.EMOTIONS.index("sad"), config.EMOTIONS.index("fearful")
+    # Speaker a: six clips of each prompted emotion and of fearful; b: the prompted ones but sad.
+    labels = np.array([k for k in [*PROMPTS, fearful] for _ in range(6)]
+                      + [k for k in PROMPTS if k != sad for _ in range(6)])
+    speakers = np.array(["a"] * 30 + ["b"] * 18)
+    stats = labels[:, None, None].astype(np.float32)
+    plain = np.eye(len(config.EMOTIONS))[np.full(len(labels), NEUTRAL)]
+    probs, used, one_emotion, not_acted = experiment.warm_up_cv(
+        Head(), None, stats, labels, speakers, plain, config.WARM_UP_PROMPTS, np.random.default_rng(0))
+    assert used[:30].sum() == 26 and not used[30:].any()  # a's clips but its four warm-up takes
+    assert (probs[used].argmax(1) == labels[used]).all()
+    # a's one-emotion sessions: five clips left of each prompted emotion, six of fearful (not
+    # prompted), all right against the warm-up; plain names neutral only.
+    assert one_emotion == [(5, 5, 5, True)] + [(5, 5, 0, True)] * 3 + [(6, 6, 0, False)]
+    # Not acted, measured on the same speakers: a's guard reads its other 26 clips plain.
+    [(clips, in_mode, right_plain, _)] = not_acted
+    assert clips == 26 and in_mode == right_plain

@@ -12,7 +12,7 @@ from ser.backbones import REGISTRY
 from ser.cards import ModelCard
 from ser.corpora import index_corpora
 from ser.dataset import DatasetIndex, index_dataset
-from ser.inference import FUSED, warm_up
+from ser.inference import FUSED, prime
 from ser.models import EmotionModel, load_models
 from ser.reports import read_fusion
 from ui.text import without_server_paths
@@ -35,7 +35,7 @@ class ModelLoader:
     def _load(self) -> None:
         try:
             models = load_models()
-            warm_up(models)  # the first clip a user analyses is then as fast as the rest
+            prime(models)  # the first clip a user analyses is then as fast as the rest
             self._models = models
         except Exception as err:  # noqa: BLE001 -- shown on the page by require_models
             self._error = err
