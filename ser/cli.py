@@ -284,9 +284,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     models = _load_models(args.models)
     _one_torch_thread()
     fusion = read_fusion(Path(args.models))
-    voice = _voice(args, models)
+    voice = _voice(args, models) or _warm_up(args, models)
     # The voice's guard judges its reference by how the FILEs read against it: they are its clips.
-    setting = _setting(args, models) if args.adapt or voice else None
+    setting = _setting(args, models) if args.adapt or args.calibrate_with else None
     failed = 0
     for path in args.files:
         try:
@@ -336,6 +336,29 @@ def _voice(args: argparse.Namespace, models):
         except AudioError as err:  # a reference the user chose must load
             raise UserError(f"calibration: {message_for(path, err)}") from None
     return voice_reference(recordings, models)
+
+
+def _warm_up(args: argparse.Namespace, models):
+    """The speaker's acted warm-up from --warm-up EMOTION=FILE …, or None."""
+    from ser.audio import load_audio, message_for
+    from ser.inference import warm_up_reference
+
+    if not args.warm_up:
+        return None
+    takes = {}
+    for item in args.warm_up:
+        emotion, _, path = item.partition("=")
+        if emotion not in config.WARM_UP_PROMPTS or not path:
+            raise UserError(f"--warm-up: {item!r} is not EMOTION=FILE with EMOTION one of "
+                            + ", ".join(config.WARM_UP_PROMPTS))
+        try:
+            takes[emotion] = load_audio(path)
+        except AudioError as err:  # a warm-up the user chose must load
+            raise UserError(f"warm-up: {message_for(path, err)}") from None
+    try:
+        return warm_up_reference(takes, models)
+    except AudioError as err:
+        raise UserError(f"warm-up: {err}") from None
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -469,6 +492,11 @@ def _add_models(commands) -> None:
                       help="treat all FILEs as one setting (same room, microphone, speakers) and read "
                            "each among the others; files too alike to adapt to (one emotion, most "
                            "likely) are read plain. JSON says per reading which \"mode\" it used")
+    mode.add_argument("--warm-up", nargs="+", metavar="EMOTION=FILE",
+                      help="read every FILE against the speaker's acted warm-up: one recording of a "
+                           "sentence said " + ", ".join(f"{how} ({e}=FILE)" for e, how in config.WARM_UP_HOW.items())
+                           + ". A warm-up whose takes do not sound like the emotions asked for is not "
+                           "used: the FILEs are then read plain")
     predict.set_defaults(func=cmd_predict)
 
     listing = commands.add_parser("models", help="list the models with their backbone and measured scores")

@@ -118,6 +118,37 @@ def test_predict_adapts_to_a_varied_setting(capsys):
         assert any(after["models"][k]["probs"] != before["models"][k]["probs"] for k in SHIPPED_IDS)
 
 
+def test_predict_reads_files_against_a_warm_up(example_clip, capsys):
+    """The four example clips (RAVDESS actors the models learnt on, acted strongly) as a warm-up:
+    they name their prompts, so its guard lets every model read against it."""
+    clips = {path.name.split("-")[2]: path for path in config.EXAMPLES_DIR.glob("*.flac")}
+    warm_up = [f"{e}={clips[code]}" for e, code in (("neutral", "01"), ("happy", "03"), ("sad", "04"),
+                                                     ("angry", "05"))]
+    assert main(["predict", str(example_clip)]) == 0
+    (plain,) = json_lines(capsys.readouterr().out)
+    assert main(["predict", "--warm-up", *warm_up, "--", str(example_clip)]) == 0
+    (line,) = json_lines(capsys.readouterr().out)
+    assert line["mode"] == "warmed_up" and line["mode_speech_s"] > 0
+    assert {p["mode"] for p in line["models"].values()} == {"warmed_up"}
+    assert line["plain_lead"]["probs"] == (plain["fused"] if plain["lead"] == "fused"
+                                           else plain["models"][plain["lead"]])["probs"]
+
+
+@pytest.mark.parametrize("argument, message", [
+    ("bored=x.wav", "is not EMOTION=FILE with EMOTION one of neutral, happy, sad, angry"),
+    ("neutral=/no/such.wav", "warm-up: /no/such.wav"),
+])
+def test_predict_refuses_a_warm_up_it_cannot_use(example_clip, capsys, argument, message):
+    assert main(["predict", "--warm-up", argument, "--", str(example_clip)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_predict_names_the_take_a_warm_up_misses(example_clip, capsys):
+    assert main(["predict", "--warm-up", f"neutral={example_clip}", "--", str(example_clip)]) == 2
+    assert "said happily: that take is missing" in capsys.readouterr().err
+
+
 def test_predict_reads_a_setting_of_one_clip_repeated_plain(example_clip, capsys):
     """The adapted mode's guard: clips that sound alike (one emotion, most likely) read plain."""
     assert main(["predict", str(example_clip)]) == 0
