@@ -66,6 +66,9 @@ with st.expander("Presenting this page"):
 - The models were trained on actors reading two fixed sentences with a clear emotion
   (RAVDESS): say *"Kids are talking by the door"* or *"Dogs are sitting by the door"* angrily,
   sadly, happily… Acted emotion reads far better than everyday talk.
+- Warm up first (*Calibrate to my voice*): the same sentence said plainly, happily, sadly and
+  angrily, four short takes. The models then hear every later clip against your voice, room and
+  microphone; on voices they never heard that did better than anything else measured here.
 - Speak close to the microphone in a quiet room. Silence and steady noise show as *no speech*
   and are never classified.
 - The live reading follows the voice a second or two late: the models read
@@ -331,7 +334,7 @@ def setting_panel() -> None:
 
 
 voice_panel(PAGE, "Every voice sounds different before any emotion. Record yourself reading "
-            "this passage **in your everyday voice**, neither acting nor whispering.")
+            "this passage **in your everyday voice**, neither acting nor whispering.", offer_warm_up=True)
 setting_panel()
 stream_tab, clip_tab = st.tabs([":material/graphic_eq: Continuous", ":material/mic: One clip"])
 with stream_tab:

@@ -205,7 +205,7 @@ def test_example_button_analyses_the_example_and_says_the_models_know_the_speake
 def lead_sentences() -> list[str]:
     """Each reading mode's headline, worded from ``reports.headlines`` (nothing typed in)."""
     rows = [row for row in headlines(read_cards(), read_fusion()) if row["lead"]]
-    assert [row["mode"] for row in rows] == ["plain", "adapted", "voice"]
+    assert [row["mode"] for row in rows] == ["plain", "adapted", "voice", "warmed_up"]
     sentences = [f"right about **{row['right'] * 10:.0f} times in 10** (guessing: {row['chance'] * 10:.1f} in 10)"
                  for row in rows]
     # The adapted figure reads a batch at once; the Live page's, heard clip by clip, beside it.
@@ -218,10 +218,10 @@ def test_compare_page_leads_with_the_never_heard_headline_then_the_transfer_tabl
     at = run_page("compare.py")
     texts = [m.value for m in at.markdown]
     # The first words under the title: each mode's headline on corpora the models never heard.
-    for sentence, title, text in zip(lead_sentences(), MODE_TITLES.values(), texts[:3], strict=True):
+    for sentence, title, text in zip(lead_sentences(), MODE_TITLES.values(), texts[:4], strict=True):
         assert text.startswith(f"**{title}.**") and "never heard" in text and sentence in text
-    modes = ["As heard", "Adapted to the setting", "Calibrated to the voice"]
-    assert chart_titles(at)[:3] == modes  # every model, every corpus
+    modes = ["As heard", "Adapted to the setting", "Calibrated to the voice", "After a warm-up"]
+    assert chart_titles(at)[:4] == modes  # every model, every corpus
     # Static tables (every row and column shows), indexed by the model's name.
     transfer, arousal, speaker_folds = at.table[0].value, at.table[1].value, at.table[2].value
     # Every model, then the fused reading, once per left-out corpus.
@@ -241,8 +241,8 @@ def test_compare_page_leads_with_the_never_heard_headline_then_the_transfer_tabl
     assert "distilled from HuBERT-base" in glossary
     for jargon in ("attentive CNN head", "layer(s)", "installs offline", config.DATA_DIR_ENV):
         assert jargon not in glossary
-    # The three modes, then a confusion matrix each, recall, per-actor on RAVDESS.
-    assert len(chart_titles(at)) == 3 + len(model_names()) + 2
+    # The four modes, then a confusion matrix each, recall, per-actor on RAVDESS.
+    assert len(chart_titles(at)) == 4 + len(model_names()) + 2
     assert any(s.value.startswith("New actors of a corpus the models know") for s in at.subheader)
 
 
@@ -253,7 +253,7 @@ def test_compare_page_without_cross_validation_says_so(monkeypatch):
     at = run_page("compare.py")
     assert len(at.table[0].value) == 2 * len(CORPORA)  # the first model's and the fused reading's rows
     assert any("not cross-validated" in info.value for info in at.info)
-    assert len(chart_titles(at)) == 3 + 3  # the three modes, one confusion matrix, per-class recall, per-actor
+    assert len(chart_titles(at)) == 4 + 3  # the four modes, one confusion matrix, per-class recall, per-actor
 
 
 def test_about_page_states_the_compare_pages_headline_and_cites_every_corpus():

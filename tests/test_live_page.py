@@ -41,7 +41,9 @@ def record(at: AppTest, wav: bytes) -> AppTest:
 
 
 def test_the_page_says_when_the_stream_is_switched_off(live_page):
-    continuous, one_clip = (tab.label for tab in live_page.tabs)
+    # The voice panel's two ways to tune the models come first, then the page's own two tabs.
+    warm_up, passage, continuous, one_clip = (tab.label for tab in live_page.tabs)
+    assert warm_up.startswith("Warm up") and passage.startswith("Or read a passage")
     assert continuous.endswith("Continuous") and one_clip.endswith("One clip")
     assert any("switched off" in info.value for info in live_page.info)
     assert not any(config.LIVE_WEBRTC_ENV in info.value for info in live_page.info)  # audience wording
@@ -124,3 +126,27 @@ def test_a_recording_is_named_by_its_date_and_time(live_page):
     at = record(live_page, to_wav_bytes(audio, rate))
     [name] = [m.value for m in at.markdown if m.value.startswith("#### recording-")]
     assert re.fullmatch(r"#### recording-\d{4}-\d\d-\d\d-\d{6}\.wav", name)
+
+
+def test_a_warm_up_of_four_takes_tunes_the_readings_and_one_click_forgets_it(live_page):
+    """The four recorders of the warm-up tab, filled with the example clips (actors the models
+    learnt on, acted strongly: they name their prompts, so the guard lets the warm-up through)."""
+    clips = {path.name.split("-")[2]: path for path in config.EXAMPLES_DIR.glob("*.flac")}
+    at = live_page
+    for emotion, code in (("neutral", "01"), ("happy", "03"), ("sad", "04"), ("angry", "05")):
+        audio, rate = sf.read(clips[code], dtype="float32")
+        at.audio_input(key=f"warm-up-live-{emotion}").set_value((f"{emotion}.wav", to_wav_bytes(audio, rate),
+                                                                  "audio/wav"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    warm_up = at.session_state[VOICE_STATE]["live"]
+    assert isinstance(warm_up["reference"], modes.WarmUp)
+    label = f"Warmed up to your voice: on ({warm_up['speech_s']:.0f} s of speech)"
+    assert any(e.label == label for e in at.expander)
+    assert any(m.value.startswith("Read against this warm-up: ") for m in at.markdown)
+    at = record(at, to_wav_bytes(*sf.read(EXAMPLE, dtype="float32")))
+    [cards] = [m.value for m in at.markdown if "ser-verdict" in m.value]
+    assert cards.count(f"after your warm-up ({warm_up['speech_s']:.0f} s of speech)") == len(read_cards()) + 1
+    at.button(key="voice-forget-live").click().run()
+    assert "live" not in at.session_state[VOICE_STATE]
+    assert at.audio_input(key="warm-up-live-neutral").value is None  # the takes go with it

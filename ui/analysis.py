@@ -24,7 +24,7 @@ from ser.audio import AudioError, load_audio, spoken_duration, to_wav_bytes
 from ser.circumplex import position
 from ser.inference import FUSED, ClipAnalysis, Prediction, analyse
 from ser.models import EmotionModel
-from ser.modes import ADAPTED, PLAIN, Setting, VoiceReference
+from ser.modes import ADAPTED, PLAIN, Setting, VoiceReference, WarmUp
 from ser.segments import segments, segments_text, shows_timeline
 from ser.slots import Slots
 from ui.charts import show_figure
@@ -33,7 +33,7 @@ from ui.setting import PageSetting, setting_note
 from ui.setting import switch as switch_setting
 from ui.text import plain
 from ui.view import bring_into_view
-from ui.voice import VOICE_WAITS, calibration_note, current_voice, turn_off_button
+from ui.voice import calibration_note, current_voice, plain_reason, turn_off_button
 
 UPLOAD_FORMATS = "wav, flac, mp3, ogg, m4a, webm"
 UPLOAD_LIMITS = (f"{spoken_duration(config.MIN_DURATION_S)} to {spoken_duration(config.MAX_DURATION_S)} "
@@ -80,7 +80,7 @@ def audio_digest(audio: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(audio).tobytes(), digest_size=16).hexdigest()
 
 
-def _analysed(audio: np.ndarray, models: list[EmotionModel], voice: VoiceReference | None,
+def _analysed(audio: np.ndarray, models: list[EmotionModel], voice: VoiceReference | WarmUp | None,
               setting: Setting | None, digest: str) -> ClipAnalysis | str:
     """The clip's analysis, or, where the models fail on it, the one line saying so."""
     try:
@@ -97,7 +97,7 @@ def _show_place(placeholder, place: int) -> None:
 
 
 def _analysis(digest: str, voice_digest: str | None, audio: np.ndarray, models: list[EmotionModel],
-              voice: VoiceReference | None, setting: PageSetting | None = None) -> ClipAnalysis | str:
+              voice: VoiceReference | WarmUp | None, setting: PageSetting | None = None) -> ClipAnalysis | str:
     """``_analysed``, computed in one of the process's slots (a visitor waiting for one sees
     their place) and kept by the digests of the audio, the voice and the setting; a failure
     is kept like a result, so the same clip fails once, not on every rerun."""
@@ -307,7 +307,7 @@ def show_verdicts(analysis: ClipAnalysis, names: dict[str, str], calibrated: dic
     elif calibrated and voice:
         turn_off_button(voice, key=f"{key}-voice-off")
     elif voice and analysis.mode == PLAIN and calibration_note(voice):
-        st.caption(VOICE_WAITS)
+        st.caption(plain_reason(voice))
 
 
 def show_segments(analysis: ClipAnalysis, names: dict[str, str], key: str) -> None:

@@ -37,6 +37,12 @@ GLOSSARY = """
   speaker as the reference). Until it has heard two clips of that voice that sound different
   against the reference, and whenever they all sound alike (one emotion, or a reference spoken
   in it), each clip is read as heard.
+- **After a warm-up**: the speaker first says one sentence four ways, as asked: plainly,
+  happily, sadly and angrily. The model hears every later clip against those four takes
+  and learns which way the voice, room and microphone lean. Measured with one clip of each of
+  the four emotions as each speaker's warm-up, on the speakers who have all four, and their
+  other clips. When the four takes do not sound like the four emotions asked for (not acted),
+  each clip is read as heard.
 - **Neutral heard as neutral**: the share of neutral speech the model calls neutral.
 - **Confidence off by** (calibration error): how far the confidence shown is from how often the
   model is right (0 % = "70 % sure" is right 70 % of the time).

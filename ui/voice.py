@@ -1,29 +1,38 @@
-"""Calibrating the models to a voice: one reference recording of that voice, spoken plainly,
-kept in the visitor's session per page (on Live, the visitor's own voice; on Upload, the voice
-of the files), which the visitor can switch off and on again with one click."""
+"""Calibrating the models to a voice, kept in the visitor's session per page (on Live, the
+visitor's own voice; on Upload, the voice of the files), which the visitor can switch off and
+on again with one click: an acted warm-up (one sentence said four ways, on Live) or one
+reference recording of that voice, spoken plainly."""
 
 from __future__ import annotations
 
 import hashlib
 
-import numpy as np
 import streamlit as st
 
 from ser import audio as audio_io
 from ser import config
-from ser.inference import voice_reference
-from ui.resources import require_models
+from ser.inference import voice_reference, warm_up_reference
+from ser.modes import VoiceReference, WarmUp
+from ui.resources import model_names, require_models
 
-# Session key: {page: {"digest", "speech_s", "reference": {model id: stats}, "on": bool}}.
-# One reference per page: the files uploaded need not be the visitor's own voice.
+# Session key: {page: {"digest", "speech_s", "reference": modes.VoiceReference or modes.WarmUp,
+# "on": bool}}. One reference per page: the files uploaded need not be the visitor's own voice.
 VOICE_STATE = "voice_references"
+WARM_UP_FAILED = "warm_up_failed"  # session key: {page: (digest of the takes, why they were refused)}
 # What the speaker reads for the calibration: the phoneticians' standard passage (Aesop, as in
 # the IPA's Handbook), about ten seconds of everyday speech.
 CALIBRATION_TEXT = ("The North Wind and the Sun were disputing which was the stronger, when a "
                     "traveller came along wrapped in a warm cloak. They agreed that the one who first "
                     "succeeded in making the traveller take his cloak off should be considered "
                     "stronger than the other.")
-# Why a reading stays plain while the calibration is on (the voice guard, inference.Context).
+WARM_UP_INTRO = ("The models learn which way your voice, your room and your microphone lean from four short "
+                 "takes of one sentence, each said as asked. Every clip after it is heard against them. On "
+                 "voices the models never heard this did better than any other way of tuning them; the "
+                 "Compare page says how much.")
+# Why a reading stays plain while the calibration is on (the guards, inference.Context).
+WARM_UP_UNUSED = ("Read as heard, though the warm-up is on: its four takes did not sound like the four "
+                  "emotions asked for to this model, so it reads each clip alone. Forget the warm-up and "
+                  "record it again, acting each way more strongly.")
 VOICE_WAITS = ("Read plainly, though the voice calibration is on: it applies once two or more clips of "
                "this voice, heard here, sound different from each other against the reference. While "
                "they all sound alike (or the reference was not spoken plainly) each clip reads alone.")
@@ -36,8 +45,8 @@ def _voice(page: str) -> dict | None:
     return st.session_state.get(VOICE_STATE, {}).get(page)
 
 
-def current_voice(page: str) -> tuple[str, dict[str, np.ndarray]] | None:
-    """``page``'s voice reference, when switched on, and a digest naming it (for caches)."""
+def current_voice(page: str) -> tuple[str, VoiceReference | WarmUp] | None:
+    """``page``'s voice reference or warm-up, when switched on, and a digest naming it (for caches)."""
     voice = _voice(page)
     return (voice["digest"], voice["reference"]) if voice and voice["on"] else None
 
@@ -48,12 +57,23 @@ def reference_digest(page: str) -> str | None:
     return voice["digest"] if voice else None
 
 
+def _warmed_up(voice: dict | None) -> bool:
+    return bool(voice) and isinstance(voice["reference"], WarmUp)
+
+
 def calibration_note(page: str) -> str | None:
     """What a calibrated reading's card says about its calibration, or None when it is off."""
     voice = _voice(page)
     if not (voice and voice["on"]):
         return None
+    if _warmed_up(voice):
+        return f"after {WHOSE[page]} warm-up ({voice['speech_s']:.0f} s of speech)"
     return f"calibrated to {WHOSE[page]} voice ({voice['speech_s']:.0f} s of speech)"
+
+
+def plain_reason(page: str) -> str:
+    """Why a reading of ``page`` stayed plain while its calibration is on."""
+    return WARM_UP_UNUSED if _warmed_up(_voice(page)) else VOICE_WAITS
 
 
 def switch_calibration(page: str, on: bool) -> None:
@@ -61,14 +81,21 @@ def switch_calibration(page: str, on: bool) -> None:
     _voice(page)["on"] = on
 
 
+def _take_key(page: str, emotion: str) -> str:
+    return f"warm-up-{page}-{emotion}"
+
+
 def forget(page: str) -> None:
-    """A button callback: drop ``page``'s reference recording."""
+    """A button callback: drop ``page``'s reference recording, or its warm-up's four takes."""
     st.session_state.get(VOICE_STATE, {}).pop(page, None)
+    for emotion in config.WARM_UP_PROMPTS:
+        st.session_state.pop(_take_key(page, emotion), None)
 
 
 def turn_off_button(page: str, key: str) -> None:
     """One click back to the models' plain reading, beside a calibrated result."""
-    st.button("Turn the voice calibration off", key=key, on_click=switch_calibration, args=(page, False),
+    label = "Turn the warm-up off" if _warmed_up(_voice(page)) else "Turn the voice calibration off"
+    st.button(label, key=key, on_click=switch_calibration, args=(page, False),
               icon=":material/tune:")
 
 
@@ -89,34 +116,107 @@ def _calibrate(page: str, data: bytes) -> None:
     st.rerun()
 
 
-def voice_panel(page: str, intro: str, offer_upload: bool = False) -> None:
-    """Record (or, with ``offer_upload``, upload) the speaker reading a passage in their
-    everyday voice; while it is on, every analysis of that voice on ``page`` hears clips
-    relative to it. ``intro``: whose voice it is and what to do, in the page's words. Measured
-    on corpora the models never heard: docs/experiments.md."""
+def _warm_up(page: str, takes: dict[str, bytes]) -> None:
+    """Make the four ``takes`` (emotion -> an audio file's bytes) ``page``'s warm-up, or say in
+    one line why not (once per set of takes: a refusal is not recomputed on every rerun)."""
+    digest = hashlib.sha1(b"".join(takes[e] for e in config.WARM_UP_PROMPTS)).hexdigest()[:16]
+    failed = st.session_state.setdefault(WARM_UP_FAILED, {}).get(page)
+    if failed and failed[0] == digest:
+        st.error(failed[1])
+        return
+    try:
+        reference = warm_up_reference({e: audio_io.load_audio(data) for e, data in takes.items()},
+                                      require_models())
+    except audio_io.AudioError as err:
+        st.session_state[WARM_UP_FAILED][page] = (digest, f"Not warmed up: {err}")
+        st.error(f"Not warmed up: {err}")
+        return
+    st.session_state.setdefault(VOICE_STATE, {})[page] = {
+        "digest": digest, "speech_s": reference.speech_s, "reference": reference, "on": True}
+    st.rerun()
+
+
+def warm_up_verdict(page: str) -> str:
+    """Which models read against ``page``'s warm-up and which found it not acted (its guard)."""
+    warm_up = _voice(page)["reference"]
+    names = model_names(require_models())
+    models = {m.id: m for m in require_models()}
+    used = [names[k] for k, r in warm_up.models.items()
+            if r.agreement >= models[k].card.warmed_up.guard["min_agreement"]]
+    if not used:
+        return ("The models did not hear the four emotions asked for in these takes, so they read each "
+                "clip as heard. Forget the warm-up and record it again, acting each way more strongly.")
+    unused = [names[k] for k in warm_up.models if names[k] not in used]
+    return ("Read against this warm-up: " + ", ".join(used) + "."
+            + (f" {', '.join(unused)} did not hear the four emotions in it and read{'s' if len(unused) == 1 else ''} "
+               "each clip as heard." if unused else ""))
+
+
+def warm_up_recorders(page: str) -> None:
+    """Four recorders, one per prompted emotion; once all four hold a take, the warm-up is made."""
+    st.markdown(f"Say **\u201c{config.WARM_UP_SENTENCE}\u201d** four times, one way per recorder, as an "
+                "actor would: clearly, and each way unmistakably.")
+    takes = {}
+    ways = list(config.WARM_UP_HOW.items())
+    for row in range(0, len(ways), 2):  # two abreast: four in a row crowd a projector's width
+        for column, (n, (emotion, how)) in zip(st.columns(2), enumerate(ways[row:row + 2], start=row + 1)):
+            with column:
+                take = st.audio_input(f"{n}. {how.capitalize()} ({emotion})", key=_take_key(page, emotion))
+            if take is not None:
+                takes[emotion] = take.getvalue()
+    if len(takes) == len(config.WARM_UP_PROMPTS):
+        _warm_up(page, takes)
+    else:
+        st.caption(f"{len(takes)} of {len(config.WARM_UP_PROMPTS)} takes recorded.")
+
+
+def _plain_reference(page: str, intro: str, offer_upload: bool) -> None:
+    """Record (or upload) the passage read in the speaker's everyday voice."""
+    st.markdown(intro + " The models then judge each clip against that voice's usual sound, once "
+                "they have heard two or more clips of it that differ. On voices the models never "
+                "heard it helped a little; the Compare page says how much.")
+    st.markdown(f"> {CALIBRATION_TEXT}")
+    recording = st.audio_input("Record the passage", key=f"voice-recording-{page}")
+    if recording is not None:
+        _calibrate(page, recording.getvalue())
+    if offer_upload:  # the speaker of uploaded files may be recorded elsewhere
+        upload = st.file_uploader("Or upload a recording of it", key=f"voice-file-{page}",
+                                  max_upload_size=config.MAX_UPLOAD_MB)
+        if upload is not None:
+            _calibrate(page, upload.getvalue())
+
+
+def voice_panel(page: str, intro: str, offer_upload: bool = False, offer_warm_up: bool = False) -> None:
+    """Tune the models to the speaker: with ``offer_warm_up``, by an acted warm-up (four takes,
+    ``warm_up_recorders``) or else by a passage read in their everyday voice, recorded (or,
+    with ``offer_upload``, uploaded). While it is on, every analysis of that voice on ``page``
+    hears clips relative to it. ``intro``: whose voice it is and what to do, in the page's words.
+    Measured on corpora the models never heard: docs/experiments.md."""
     whose = WHOSE[page]
     voice = _voice(page)
     if voice:
         state = "on" if voice["on"] else "off"
-        title = f"Calibrated to {whose} voice: {state} ({voice['speech_s']:.0f} s of speech)"
+        what = "Warmed up to" if _warmed_up(voice) else "Calibrated to"
+        title = f"{what} {whose} voice: {state} ({voice['speech_s']:.0f} s of speech)"
     else:
         title = PANEL_TITLE[page]
     with st.expander(title, expanded=False, icon=":material/tune:"):
-        st.markdown(intro + " The models then judge each clip against that voice's usual sound, once "
-                    "they have heard two or more clips of it that differ. On voices the models never "
-                    "heard it helped a little; the Compare page says how much.")
-        st.markdown(f"> {CALIBRATION_TEXT}")
         if voice:
+            if _warmed_up(voice):
+                st.markdown(warm_up_verdict(page))
+            else:
+                st.markdown(f"> {CALIBRATION_TEXT}")
             with st.container(horizontal=True):
                 st.button("Turn it off" if voice["on"] else "Turn it on", key=f"voice-switch-{page}",
                           on_click=switch_calibration, args=(page, not voice["on"]))
                 st.button("Forget this voice", key=f"voice-forget-{page}", on_click=forget, args=(page,))
             return
-        recording = st.audio_input("Record the passage", key=f"voice-recording-{page}")
-        if recording is not None:
-            _calibrate(page, recording.getvalue())
-        if offer_upload:  # the speaker of uploaded files may be recorded elsewhere
-            upload = st.file_uploader("Or upload a recording of it", key=f"voice-file-{page}",
-                                      max_upload_size=config.MAX_UPLOAD_MB)
-            if upload is not None:
-                _calibrate(page, upload.getvalue())
+        if not offer_warm_up:
+            _plain_reference(page, intro, offer_upload)
+            return
+        warm_tab, plain_tab = st.tabs(["Warm up: one sentence, four ways", "Or read a passage plainly"])
+        with warm_tab:
+            st.markdown(WARM_UP_INTRO)
+            warm_up_recorders(page)
+        with plain_tab:
+            _plain_reference(page, intro, offer_upload)
