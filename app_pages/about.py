@@ -51,8 +51,9 @@ Far above guessing, far from sure. What that means in practice:
 - **Another microphone, room or language is a different world.** Laptop microphones,
   echo, background noise and compression change the sound the models rely on. Languages
   beyond the five they learnt, children's voices and unscripted speech were never in
-  training. *Adapted to the setting* (Upload, Live) helps most here: the models then hear
-  each clip against the others of the same room and voice.
+  training. A *warm-up* (Live) helps most here: the speaker says one sentence four ways, as
+  asked, and the models then hear each clip against those takes of the same room and voice.
+  *Adapted to the setting* (Upload, Live) comes next: each clip heard against the others.
 - **Sad is the hardest.** On corpora they never heard, sad is the emotion they name least
   often (the Compare page's table).
 - **Eight fixed classes.** Mixed, subtle or other emotions (boredom, contempt,

@@ -275,9 +275,10 @@ def analyse(audio: np.ndarray, models: list[EmotionModel], fusion: dict | None =
             learn: bool = False) -> ClipAnalysis:
     """Analyse 16 kHz mono audio ``(n_samples,)`` with every model; ``fusion`` holds the
     stacking weights of the fused verdict (``reports.read_fusion``); ``voice``, from
-    ``voice_reference`` or ``warm_up_reference``, makes each model hear the clip relative to its
-    speaker's plain voice, or to their acted warm-up; else ``setting`` (clips added by ``hear``) makes it hear the clip among the others
-    of its setting, this clip added to them first when ``learn``.
+    ``voice_reference`` or ``warm_up_reference``, makes each model hear the clip relative to
+    its speaker's plain voice, or to their acted warm-up; else ``setting`` (clips added by
+    ``hear``) makes it hear the clip among the others of its setting, this clip added to them
+    first when ``learn``.
 
     Silence (no speech detected) is reported as such and never classified.
     """
