@@ -206,10 +206,10 @@ def lead_sentences() -> list[str]:
     """Each reading mode's headline, worded from ``reports.headlines`` (nothing typed in)."""
     rows = [row for row in headlines(read_cards(), read_fusion()) if row["lead"]]
     assert [row["mode"] for row in rows] == ["plain", "adapted", "voice", "warmed_up"]
-    sentences = [f"right about **{row['right'] * 10:.0f} times in 10** (guessing: {row['chance'] * 10:.1f} in 10)"
+    sentences = [f"right about **{row['right'] * 10:.1f} times in 10** (guessing: {row['chance'] * 10:.1f} in 10)"
                  for row in rows]
     # The adapted figure reads a batch at once; the Live page's, heard clip by clip, beside it.
-    sentences[1] += f". That is a batch read at once ({rows[1]['right'] * 10:.1f} in 10); heard clip by clip, " \
+    sentences[1] += f". That is a batch read at once; heard clip by clip, " \
                     f"as the Live page hears a session, {rows[1]['one_by_one'] * 10:.1f} in 10."
     return sentences
 

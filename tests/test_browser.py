@@ -346,7 +346,7 @@ def test_no_page_cuts_text_off_and_results_appear_in_view(page, app_url, viewpor
             page.get_by_role("button", name="Run the models").click()
             expect_result_panel(page.locator(RESULT), "Dataset", len(short_names()) + 2)
         elif name == "live":  # the warm-up's four recorders, the panel's first tab
-            page.get_by_text("Calibrate to my voice").click()
+            page.locator("summary", has_text="Calibrate to my voice").click()
             for emotion in ("neutral", "angry"):  # the first and the last recorder
                 expect(page.locator(f".st-key-warm-up-live-{emotion}"), "a warm-up recorder").to_be_visible(
                     timeout=RESULT_S * 1000)
@@ -452,8 +452,8 @@ def test_one_clip_recorded_from_the_microphone_is_analysed(page, app_url):
     # microphone can only play the angry clip again; the reference is taken, but the one clip of
     # this voice gives its guard nothing to judge it by, so the reading stays plain and says why.
     # (AppTest checks the calibrated cards: tests/test_live_page.py.)
-    page.get_by_text("Calibrate to my voice").click()
-    page.get_by_role("tab", name="Or read a passage plainly").click()
+    page.locator("summary", has_text="Calibrate to my voice").click()
+    page.get_by_role("tab", name="Or read a passage").click()
     expect(page.get_by_text("in your everyday voice")).to_be_visible()
     stop = start_recording(page, ".st-key-voice-recording-live", "the calibration recorder")
     page.wait_for_timeout(8_000)  # two loops of the clip: more than the 3 s of speech it needs

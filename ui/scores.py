@@ -108,13 +108,13 @@ def times_in_ten(share: float, digits: int = 0) -> str:
 
 def headline_text(row: dict, names: dict[str, str]) -> str:
     """One mode's headline (a row of ``ser.reports.headlines``) as a sentence for the audience."""
+    # One decimal: whole numbers rounded the modes apart the wrong way (0.46 to 5, 0.485 to 5).
     text = (f"On voices and languages it never heard, **{names.get(row['model'], row['model'])}** "
-            f"names the emotion right about **{times_in_ten(row['right'])} times in 10** "
+            f"names the emotion right about **{times_in_ten(row['right'], 1)} times in 10** "
             f"(guessing: {times_in_ten(row['chance'], 1)} in 10).")
     if row.get("one_by_one") is not None:  # the Live page adapts as it goes, and gains less
-        # One decimal: whole numbers would round 0.46 and 0.45 apart, to 5 and 4.
-        text += (f" That is a batch read at once ({times_in_ten(row['right'], 1)} in 10); heard clip by "
-                 f"clip, as the Live page hears a session, {times_in_ten(row['one_by_one'], 1)} in 10.")
+        text += (f" That is a batch read at once; heard clip by clip, as the Live page hears a session, "
+                 f"{times_in_ten(row['one_by_one'], 1)} in 10.")
     return text
 
 

@@ -214,7 +214,7 @@ def voice_panel(page: str, intro: str, offer_upload: bool = False, offer_warm_up
         if not offer_warm_up:
             _plain_reference(page, intro, offer_upload)
             return
-        warm_tab, plain_tab = st.tabs(["Warm up: one sentence, four ways", "Or read a passage plainly"])
+        warm_tab, plain_tab = st.tabs(["Warm up: four takes", "Or read a passage"])
         with warm_tab:
             st.markdown(WARM_UP_INTRO)
             warm_up_recorders(page)
