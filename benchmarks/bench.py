@@ -263,11 +263,12 @@ def markdown(results: dict) -> str:
               "|---|---:|---:|---:|---|",
               f"| plain | {m['plain_ms']:.1f} | | | |"]
     labels = {"adapted": f"adapted (a setting of {m['setting_clips']} clips, learning this one)",
-              "voice": "calibrated to a voice"}
+              "voice": "calibrated to a voice", "warmed_up": "after a warm-up"}
     for mode, label in labels.items():
         extra = m[f"{mode}_ms"] - m["plain_ms"]
         lines.append(f"| {label} | {m[f'{mode}_ms']:.1f} | {extra:+.1f} | {m['target_extra_ms']:g} | "
                      f"{verdict(extra, m['target_extra_ms'])} |")
+    lines.append(f"| making the warm-up (four takes, once per speaker) | {m['warm_up_making_ms']:.1f} | | | |")
     r = results["long_upload"]
     lines += ["", "| refuse as too long | file MB | load_audio s | process peak RSS MB |",
               "|---|---:|---:|---:|",
