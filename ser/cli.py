@@ -496,7 +496,7 @@ def _add_models(commands) -> None:
                       help="read every FILE against the speaker's acted warm-up: one recording of a "
                            "sentence said " + ", ".join(f"{how} ({e}=FILE)" for e, how in config.WARM_UP_HOW.items())
                            + ". A warm-up whose takes do not sound like the emotions asked for is not "
-                           "used: the FILEs are then read plain")
+                           "used: the FILEs are then read plain. Put -- between the takes and the FILEs")
     predict.set_defaults(func=cmd_predict)
 
     listing = commands.add_parser("models", help="list the models with their backbone and measured scores")
