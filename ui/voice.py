@@ -139,8 +139,8 @@ def _warm_up(page: str, takes: dict[str, bytes]) -> None:
 def warm_up_verdict(page: str) -> str:
     """Which models read against ``page``'s warm-up and which found it not acted (its guard)."""
     warm_up = _voice(page)["reference"]
-    names = model_names(require_models())
     models = {m.id: m for m in require_models()}
+    names = model_names(list(models.values()))
     used = [names[k] for k, r in warm_up.models.items()
             if r.agreement >= models[k].card.warmed_up.guard["min_agreement"]]
     if not used:
