@@ -160,11 +160,9 @@ class Context:
 
     def mode_of(self, model: EmotionModel) -> tuple[str, object]:
         """The mode ``model`` reads in here, and its reference (``EmotionModel.predict_stats``)."""
-        if isinstance(self.voice, modes.WarmUp):  # its guard was judged when it was heard
-            reading = self.voice.models.get(model.id)
-            if (reading and model.can_read(modes.WARMED_UP)
-                    and reading.agreement >= model.card.warmed_up.guard["min_agreement"]):
-                return modes.WARMED_UP, reading
+        if isinstance(self.voice, modes.WarmUp):
+            if uses_warm_up(model, self.voice):
+                return modes.WARMED_UP, self.voice.models[model.id]
             return modes.PLAIN, None
         if self.voice and model.id in self.voice.stats and model.can_read(modes.VOICE):
             # The voice's own clips, heard in the setting, tell whether its reference was plain.
@@ -243,7 +241,15 @@ def warm_up_reference(takes: dict[str, np.ndarray], models: list[EmotionModel]) 
         readings[m.id] = modes.read_warm_up(np.stack(stats[m.id]), prompts, m.setting_prior,
                                             lambda x, norm, m=m: m.uncalibrated(x, modes.ADAPTED, norm),
                                             guard["shrink_clips"], tuple(guard["l2"]))
-    return modes.WarmUp(readings, config.WARM_UP_PROMPTS, speech_s)
+    return modes.WarmUp(readings, speech_s)
+
+
+def uses_warm_up(model: EmotionModel, warm_up: modes.WarmUp) -> bool:
+    """Whether ``model`` reads against ``warm_up``: it can, and its guard let the warm-up through
+    (the takes, read adapted to each other, named their own prompts enough: acted)."""
+    reading = warm_up.models.get(model.id)
+    return (reading is not None and model.can_read(modes.WARMED_UP)
+            and reading.agreement >= model.card.warmed_up.guard["min_agreement"])
 
 
 def hear(audio: np.ndarray, models: list[EmotionModel], setting: modes.Setting) -> None:

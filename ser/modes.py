@@ -255,10 +255,9 @@ def read_warm_up(stats: np.ndarray, prompts, prior: SettingPrior, read_adapted, 
 @dataclass(frozen=True)
 class WarmUp:
     """A speaker's acted warm-up (``inference.warm_up_reference``): model id -> its reading of
-    the warm-up, the emotions prompted in order, and the warm-up's seconds of speech."""
+    the warm-up, and the warm-up's seconds of speech."""
 
     models: dict[str, WarmUpReading]
-    prompts: tuple[str, ...]
     speech_s: float
 
 

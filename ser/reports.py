@@ -69,8 +69,9 @@ def lead_id(cards: list[ModelCard], fusion: dict | None) -> str:
 
 # --- the headline per reading mode -------------------------------------------------------------
 # How a reading hears a clip (``ser.modes``): as it is, among the other clips of its setting,
-# relative to its speaker's plain voice, or after that speaker's acted warm-up. Every page that states how well the models do on a new
-# voice takes its figures from ``headlines``, so no two of them can disagree.
+# relative to its speaker's plain voice, or after that speaker's acted warm-up. Every page that
+# states how well the models do on a new voice takes its figures from ``headlines``, so no two of
+# them can disagree.
 MODE_TITLES = {PLAIN: "As heard", ADAPTED: "Adapted to the setting", VOICE: "Calibrated to the voice",
                WARMED_UP: "After a warm-up"}
 # The adapted settings heard clip by clip, as the Live page hears a session (``ReadingMode.one_by_one``).

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from ser import config, modes
 from ser.audio import to_wav_bytes
 from ser.cards import read_cards
-from ser.inference import voice_reference
+from ser.inference import voice_reference, warm_up_reference
 from ser.models import load_models
 from ui.resources import FUSED_NAME, short_name
 from ui.setting import SETTING_STATE
@@ -150,3 +150,14 @@ def test_a_warm_up_of_four_takes_tunes_the_readings_and_one_click_forgets_it(liv
     at.button(key="voice-forget-live").click().run()
     assert "live" not in at.session_state[VOICE_STATE]
     assert at.audio_input(key="warm-up-live-neutral").value is None  # the takes go with it
+
+
+def test_a_warm_up_keeps_no_clips_of_the_session(live_page, make_speech):
+    """Only a plain voice reference's guard needs the voice's clips; a warm-up's was judged on
+    its own takes, so while it is on (and adapting is off) the page keeps nothing it hears."""
+    warm_up = warm_up_reference({e: make_speech(2.0, seed=20 + k) for k, e in enumerate(config.WARM_UP_PROMPTS)},
+                                load_models())
+    live_page.session_state[VOICE_STATE] = {"live": {"digest": "warm", "speech_s": warm_up.speech_s,
+                                                     "reference": warm_up, "on": True}}
+    at = record(live_page, to_wav_bytes(make_speech(3.0, seed=5)))
+    assert at.session_state[SETTING_STATE]["live"]["setting"].n_clips == 0

@@ -330,7 +330,7 @@ def warm_up_takes(make_speech) -> dict[str, np.ndarray]:
 
 def test_a_warm_up_marks_the_analysis_and_reads_the_adapted_head_with_its_bias(shipped, make_speech):
     warm_up = inference.warm_up_reference(warm_up_takes(make_speech), shipped)
-    assert warm_up.prompts == config.WARM_UP_PROMPTS and warm_up.speech_s > 0
+    assert warm_up.speech_s > 0
     assert set(warm_up.models) == {m.id for m in shipped}
     acted = replace(warm_up, models={k: replace(r, agreement=1.0) for k, r in warm_up.models.items()})
     clip = make_speech(3.0, seed=30)

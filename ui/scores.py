@@ -108,7 +108,7 @@ def times_in_ten(share: float, digits: int = 0) -> str:
 
 def headline_text(row: dict, names: dict[str, str]) -> str:
     """One mode's headline (a row of ``ser.reports.headlines``) as a sentence for the audience."""
-    # One decimal: whole numbers rounded the modes apart the wrong way (0.46 to 5, 0.485 to 5).
+    # One decimal: whole numbers rounded the adapted batch (0.46) and the warm-up (0.485) both to 5.
     text = (f"On voices and languages it never heard, **{names.get(row['model'], row['model'])}** "
             f"names the emotion right about **{times_in_ten(row['right'], 1)} times in 10** "
             f"(guessing: {times_in_ten(row['chance'], 1)} in 10).")

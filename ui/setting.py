@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from ser.inference import hear
-from ser.modes import Setting
+from ser.modes import Setting, VoiceReference
 from ui.resources import require_models
 from ui.voice import current_voice, reference_digest
 
@@ -70,9 +70,11 @@ def adapt_toggle(page: str, label: str, help_text: str) -> bool:
 
 
 def _listening(page: str) -> bool:
-    """Whether ``page`` keeps what it hears: adapting is on, or its voice calibration is (the
-    voice's guard judges the reference by the voice's clips, ``inference.Context``)."""
-    return _state(page)["on"] or current_voice(page) is not None
+    """Whether ``page`` keeps what it hears: adapting is on, or its plain voice reference is (the
+    voice's guard judges the reference by the voice's clips, ``inference.Context``); a warm-up's
+    guard was judged on its own takes and needs none."""
+    voice = current_voice(page)
+    return _state(page)["on"] or (voice is not None and isinstance(voice[1], VoiceReference))
 
 
 def batch_setting(page: str, clips: list) -> PageSetting | None:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from ser import audio as audio_io
 from ser import config
-from ser.inference import voice_reference, warm_up_reference
+from ser.inference import uses_warm_up, voice_reference, warm_up_reference
 from ser.modes import VoiceReference, WarmUp
 from ui.resources import model_names, require_models
 
@@ -139,14 +139,13 @@ def _warm_up(page: str, takes: dict[str, bytes]) -> None:
 def warm_up_verdict(page: str) -> str:
     """Which models read against ``page``'s warm-up and which found it not acted (its guard)."""
     warm_up = _voice(page)["reference"]
-    models = {m.id: m for m in require_models()}
-    names = model_names(list(models.values()))
-    used = [names[k] for k, r in warm_up.models.items()
-            if r.agreement >= models[k].card.warmed_up.guard["min_agreement"]]
+    models = [m for m in require_models() if m.id in warm_up.models]
+    names = model_names(models)
+    used = [names[m.id] for m in models if uses_warm_up(m, warm_up)]
     if not used:
         return ("The models did not hear the four emotions asked for in these takes, so they read each "
                 "clip as heard. Forget the warm-up and record it again, acting each way more strongly.")
-    unused = [names[k] for k in warm_up.models if names[k] not in used]
+    unused = [names[m.id] for m in models if not uses_warm_up(m, warm_up)]
     return ("Read against this warm-up: " + ", ".join(used) + "."
             + (f" {', '.join(unused)} did not hear the four emotions in it and read{'s' if len(unused) == 1 else ''} "
                "each clip as heard." if unused else ""))
