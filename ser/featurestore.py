@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +46,16 @@ def cached_extract(backbone: Backbone, audio: np.ndarray, cache_dir: Path | None
         return np.load(path, allow_pickle=False)
     features = backbone.layers(audio).astype(np.float16)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
+    tmp = _temporary(path)
     np.save(tmp, features, allow_pickle=False)
     tmp.replace(path)  # atomic, so a killed run never leaves a truncated entry
     return features
+
+
+def _temporary(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place: named by the process, so
+    two runs filling the same cache at once never rename each other's file away."""
+    return path.with_suffix(f".{os.getpid()}.tmp.npy")
 
 
 def load_training_clip(path: str | Path) -> np.ndarray:
@@ -114,7 +121,7 @@ def _statistics_file(path: Path, statistics, paths: list[str], desc: str, progre
         return np.load(path, allow_pickle=False)
     stats = np.stack([statistics(p, i) for i, p in enumerate(tqdm(paths, desc=desc, disable=not progress))])
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
+    tmp = _temporary(path)
     np.save(tmp, stats, allow_pickle=False)
     tmp.replace(path)
     return stats

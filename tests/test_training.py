@@ -55,3 +55,26 @@ def test_augmented_copies_are_reproducible_cached_and_differ(monkeypatch, tmp_pa
     for cached in (config.CACHE_DIR / "statistics").glob("*-augmented-*.npy"):
         cached.unlink()  # made again from nothing, the same copies
     assert np.array_equal(featurestore.augmented_statistics(backbone, paths, 0, progress=False), first)
+
+
+def test_two_runs_filling_the_same_cache_at_once_both_finish(monkeypatch, tmp_path, make_speech):
+    # Two trainings started side by side compute the same statistics file; the one that
+    # finishes second must not find its temporary file renamed away by the first.
+    monkeypatch.setattr(config, "CACHE_DIR", tmp_path / "cache")
+    path = tmp_path / "clip.wav"
+    sf.write(path, make_speech(1.0, seed=0), config.SAMPLE_RATE)
+    backbone = get_backbone("mfcc")
+    real_save, other_finished = np.save, []
+
+    def save_while_another_run_finishes(file, array, **kwargs):
+        real_save(file, array, **kwargs)
+        if "statistics" in str(file) and not other_finished:
+            other_finished.append(True)
+            with monkeypatch.context() as other:
+                other.setattr(featurestore.os, "getpid", lambda: -1)
+                featurestore.dataset_statistics(backbone, [path], progress=False)
+
+    monkeypatch.setattr(featurestore.np, "save", save_while_another_run_finishes)
+    stats = featurestore.dataset_statistics(backbone, [path], progress=False)
+    assert other_finished and stats.shape[0] == 1
+    assert not list((config.CACHE_DIR / "statistics").glob("*.tmp.npy"))
