@@ -54,6 +54,10 @@ class Familiar:
     share: dict = field(default_factory=dict)
 
 
+# The warm-up's failure cases beside its one-emotion sessions (``ReadingMode.one_emotion``), named.
+FAILURE_CASE_NAMES = {"not_prompted": "emotions not prompted", "not_acted": "not acted"}
+
+
 @dataclass(frozen=True)
 class ReadingMode:
     """A head that reads a clip in the light of more than the clip (``ser.modes``): its own
@@ -76,6 +80,31 @@ class ReadingMode:
     # Adapted only: the same settings heard clip by clip, each clip read against the clips heard
     # up to it, as the Live page hears a session: {"transfer": {corpus: report}, "one_emotion": …}.
     one_by_one: dict | None = None
+
+    def failure_cases(self) -> dict[str, dict]:
+        """Each measured failure case by name ("one emotion", "emotions not prompted", "not acted",
+        "one emotion, clip by clip"): ``{"accuracy", "plain_accuracy", …}``."""
+        cases = {}
+        for name, report in (("one emotion", self.one_emotion),
+                             ("one emotion, clip by clip", (self.one_by_one or {}).get("one_emotion"))):
+            if report:
+                cases[name] = report
+                cases |= {FAILURE_CASE_NAMES[k]: report[k] for k in FAILURE_CASE_NAMES if report.get(k)}
+        return cases
+
+    def worst_loss_to_plain(self) -> tuple[str, float] | None:
+        """The failure case read furthest below plain and by how much (accuracy), or None where
+        none read below plain or none was measured."""
+        losses = {name: r["plain_accuracy"] - r["accuracy"] for name, r in self.failure_cases().items()}
+        worst = max(losses, key=losses.get, default=None)
+        return (worst, losses[worst]) if worst is not None and losses[worst] > 0 else None
+
+    @property
+    def holds(self) -> bool:
+        """Whether the mode is used: no failure case read more than ``config.MODE_MAX_LOSS``
+        below plain."""
+        worst = self.worst_loss_to_plain()
+        return worst is None or worst[1] <= config.MODE_MAX_LOSS
 
     @classmethod
     def from_dict(cls, data: dict) -> ReadingMode:

@@ -154,9 +154,13 @@ class EmotionModel:
         return self.predict_frames(self.frames(audio), mode, reference)
 
     def can_read(self, mode: str) -> bool:
+        """Whether the model reads in ``mode``: it has the head, and on left-out corpora the mode
+        read its failure cases no worse than plain (``ReadingMode.holds``)."""
         adapts = self.adapted_head is not None and self.setting_prior is not None
-        return {PLAIN: True, ADAPTED: adapts, VOICE: self.voice_head is not None,
-                WARMED_UP: adapts and self.card.warmed_up is not None}[mode]
+        card = self.card
+        return {PLAIN: True, ADAPTED: adapts and (card.adapted is None or card.adapted.holds),
+                VOICE: self.voice_head is not None and (card.voice is None or card.voice.holds),
+                WARMED_UP: adapts and card.warmed_up is not None and card.warmed_up.holds}[mode]
 
 
 def onnx_file(weights_file: str) -> str:

@@ -331,22 +331,40 @@ def warm_up_takes(make_speech) -> dict[str, np.ndarray]:
 def test_a_warm_up_marks_the_analysis_and_reads_the_adapted_head_with_its_bias(shipped, make_speech):
     warm_up = inference.warm_up_reference(warm_up_takes(make_speech), shipped)
     assert warm_up.speech_s > 0
-    assert set(warm_up.models) == {m.id for m in shipped}
+    # Only models whose warm-ups held against plain in cross-validation read against one.
+    assert set(warm_up.models) == {m.id for m in shipped if m.card.warmed_up.holds} == {"whisper-base"}
     acted = replace(warm_up, models={k: replace(r, agreement=1.0) for k, r in warm_up.models.items()})
     clip = make_speech(3.0, seed=30)
     plain = analyse(clip, shipped)
     result = analyse(clip, shipped, voice=acted)
     assert result.mode == result.to_dict()["mode"] == "warmed_up"
-    assert {row["mode"] for row in result.to_rows()} == {"warmed_up"}
+    assert {row["model"]: row["mode"] for row in result.to_rows() if row["model"] != "fused"} == {
+        m.id: "warmed_up" if m.id in warm_up.models else "plain" for m in shipped}
+    assert all(result.models[m.id] == plain.models[m.id] for m in shipped if m.id not in warm_up.models)
     assert result.mode_speech_s == warm_up.speech_s and result.plain_lead == plain.lead_prediction
     # Each reading: the adapted head at the warm-up's normaliser, biased, at the mode's temperature.
-    model = next(m for m in shipped if m.id == "mfcc")
+    model = next(m for m in shipped if m.id == "whisper-base")
     reading = acted.models[model.id]
     start, end = inference.audio_io.speech_span(clip)
     stats = clip_statistics(model.frames_in_pieces(clip[start:end]))
     adapted = model.uncalibrated(stats, modes.ADAPTED, (reading.mean, reading.std))
     expected = calibration.sharpen(modes.biased(adapted, reading.bias), model.card.warmed_up.calibration.temperature)
     assert np.allclose(list(result.models[model.id].probs.values()), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("shortfall, holds", [(0.0, True), (0.005, True), (0.02, False)])
+def test_a_mode_that_lost_to_plain_in_cross_validation_is_not_used(shipped, shortfall, holds):
+    """``config.MODE_MAX_LOSS``: a failure case read this far below plain (here the warm-up's
+    sessions of an emotion it did not ask for) keeps the model from the mode."""
+    model = next(m for m in shipped if m.id == "whisper-base")
+    mode = model.card.warmed_up
+    report = {"sessions": 3, "clips": 100, "accuracy": 0.5, "plain_accuracy": 0.4}
+    failing = report | {"accuracy": 0.4 - shortfall}
+    mode = replace(mode, one_emotion=report | {"not_prompted": failing, "not_acted": report})
+    assert mode.holds is holds
+    assert mode.worst_loss_to_plain() == (None if shortfall == 0 else ("emotions not prompted", pytest.approx(shortfall)))
+    reader = replace(model, card=replace(model.card, warmed_up=mode))
+    assert reader.can_read(modes.WARMED_UP) is holds and reader.can_read(modes.ADAPTED)
 
 
 def test_a_warm_up_not_acted_reads_plain(shipped, make_speech):

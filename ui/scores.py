@@ -16,6 +16,9 @@ RIGHT = "Right (each emotion alike)"
 TRANSFER_COLUMNS = {"model": "Model", "left-out corpus": "Tested on", "UAR": RIGHT,
                     "neutral recall": "Neutral heard as neutral", "calibration error": "Confidence off by",
                     "unsure": "Shown as a question", "accuracy when sure": "Right when not a question"}
+# The warm-up's failure cases (``ReadingMode.failure_cases``) as a visitor would put them.
+FAILURE_CASE_TEXT = {"one emotion": "all in one emotion", "emotions not prompted":
+                     "all in one emotion the warm-up did not ask for", "not acted": "after a warm-up not acted"}
 NEVER_SURE = "never sure"  # a share of readings "when sure" where every reading was a question
 NBSP = "\u00a0"  # between a number and its "%": a narrow column never breaks "28" from "%"
 SHORT_CORPUS_NAMES = {c.name: c.name.split(" ")[0] for c in CORPORA.values()}  # "ASED (Amharic)" -> "ASED"
@@ -137,3 +140,14 @@ def arousal_frame(cards: list[ModelCard], names: dict[str, str]) -> pd.DataFrame
                      **{SHORT_CORPUS_NAMES[CORPORA[c].name]: v for c, v in r["corpora"].items()},
                      "On average": r["right"]})
     return _percent(pd.DataFrame(rows))
+
+
+def never_warmed_up(card: ModelCard, name: str) -> str:
+    """Why the model of ``card`` reads each clip as heard after any warm-up: its warm-ups lost
+    to plain on voices it never heard (``ReadingMode.worst_loss_to_plain``)."""
+    mode = card.warmed_up
+    case, _ = mode.worst_loss_to_plain()
+    report = mode.failure_cases()[case]
+    return (f"{name} reads each clip as heard after any warm-up: tested on voices it never heard, its "
+            f"warm-ups read later clips of a speaker ({FAILURE_CASE_TEXT[case]}) worse than reading them "
+            f"as heard ({report['accuracy']:.0%} right against {report['plain_accuracy']:.0%}).")

@@ -12,8 +12,9 @@ import streamlit as st
 from ser import audio as audio_io
 from ser import config
 from ser.inference import uses_warm_up, voice_reference, warm_up_reference
-from ser.modes import VoiceReference, WarmUp
+from ser.modes import WARMED_UP, VoiceReference, WarmUp
 from ui.resources import model_names, require_models
+from ui.scores import never_warmed_up
 
 # Session key: {page: {"digest", "speech_s", "reference": modes.VoiceReference or modes.WarmUp,
 # "on": bool}}. One reference per page: the files uploaded need not be the visitor's own voice.
@@ -137,18 +138,35 @@ def _warm_up(page: str, takes: dict[str, bytes]) -> None:
 
 
 def warm_up_verdict(page: str) -> str:
-    """Which models read against ``page``'s warm-up and which found it not acted (its guard)."""
+    """Which models read against ``page``'s warm-up, which found it not acted (its guard), and
+    which never read against one (``ReadingMode.holds``)."""
     warm_up = _voice(page)["reference"]
-    models = [m for m in require_models() if m.id in warm_up.models]
-    names = model_names(models)
+    everyone = require_models()
+    names = model_names(everyone)
+    models = [m for m in everyone if m.id in warm_up.models]
     used = [names[m.id] for m in models if uses_warm_up(m, warm_up)]
-    if not used:
-        return ("The models did not hear the four emotions asked for in these takes, so they read each "
-                "clip as heard. Forget the warm-up and record it again, acting each way more strongly.")
     unused = [names[m.id] for m in models if not uses_warm_up(m, warm_up)]
-    return ("Read against this warm-up: " + ", ".join(used) + "."
-            + (f" {', '.join(unused)} did not hear the four emotions in it and read{'s' if len(unused) == 1 else ''} "
-               "each clip as heard." if unused else ""))
+    if not used:
+        verdict = ("The models did not hear the four emotions asked for in these takes, so they read each "
+                   "clip as heard. Forget the warm-up and record it again, acting each way more strongly.")
+    else:
+        verdict = ("Read against this warm-up: " + ", ".join(used) + "."
+                   + (f" {', '.join(unused)} did not hear the four emotions in it and read{'s' if len(unused) == 1 else ''} "
+                      "each clip as heard." if unused else ""))
+    return " ".join([verdict, *(never_warmed_up(m.card, names[m.id]) for m in everyone
+                                if m.card.warmed_up is not None and not m.can_read(WARMED_UP))])
+
+
+def warm_up_left_out() -> str:
+    """One sentence naming the models that never read against a warm-up ("" when every model does)."""
+    models = require_models()
+    names = model_names(models)
+    left_out = [names[m.id] for m in models if m.card.warmed_up is not None and not m.can_read(WARMED_UP)]
+    if not left_out:
+        return ""
+    verb = "reads" if len(left_out) == 1 else "read"
+    return (f"{' and '.join(left_out)} {verb} each clip as heard whatever the warm-up: on voices never "
+            "heard, it made some of their readings worse.")
 
 
 def warm_up_recorders(page: str) -> None:
@@ -215,7 +233,7 @@ def voice_panel(page: str, intro: str, offer_upload: bool = False, offer_warm_up
             return
         warm_tab, plain_tab = st.tabs(["Warm up: four takes", "Or read a passage"])
         with warm_tab:
-            st.markdown(WARM_UP_INTRO)
+            st.markdown(f"{WARM_UP_INTRO} {warm_up_left_out()}")
             warm_up_recorders(page)
         with plain_tab:
             _plain_reference(page, intro, offer_upload)
