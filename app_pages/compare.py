@@ -9,8 +9,8 @@ from ser.corpora import CORPORA
 from ser.reports import MODE_TITLES, MODES, NOT_CROSS_VALIDATED, headlines
 from ui.charts import show_figure
 from ui.resources import FUSED_NAME, card_names, familiar_note, get_fusion, listens_to, short_name
-from ui.scores import (arousal_frame, headline_text, lead_headlines, never_warmed_up, show_glossary,
-                       show_table, speaker_fold_frame, transfer_frame)
+from ui.scores import (arousal_frame, headline_text, lead_headlines, left_out_of_warm_up, never_warmed_up,
+                       show_glossary, show_table, speaker_fold_frame, transfer_frame)
 
 # What the cards cannot say: why a backbone is here and what it is not.
 BACKBONE_NOTES = {
@@ -61,8 +61,7 @@ with st.container(horizontal=True):
                             key=f"transfer-{mode}")
 st.caption("Bars: the share of clips named right, each emotion alike; the dark dash across each "
            "corpus: what guessing scores there."
-           + "".join(f" {never_warmed_up(card, names[card.id])}" for card in cards
-                     if card.warmed_up and not card.warmed_up.holds))
+           + "".join(f" {never_warmed_up(card, names[card.id])}" for card in left_out_of_warm_up(cards)))
 show_table(transfer_frame(cards, names, fusion, FUSED_NAME))
 show_glossary()
 st.subheader("Calm or excited, on corpora it never heard")

@@ -142,6 +142,11 @@ def arousal_frame(cards: list[ModelCard], names: dict[str, str]) -> pd.DataFrame
     return _percent(pd.DataFrame(rows))
 
 
+def left_out_of_warm_up(cards: list[ModelCard]) -> list[ModelCard]:
+    """The cards whose warm-up readings were measured but are not used (``ReadingMode.holds``)."""
+    return [card for card in cards if card.warmed_up is not None and not card.warmed_up.holds]
+
+
 def never_warmed_up(card: ModelCard, name: str) -> str:
     """Why the model of ``card`` reads each clip as heard after any warm-up: its warm-ups lost
     to plain on voices it never heard (``ReadingMode.worst_loss_to_plain``)."""

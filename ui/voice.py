@@ -12,9 +12,9 @@ import streamlit as st
 from ser import audio as audio_io
 from ser import config
 from ser.inference import uses_warm_up, voice_reference, warm_up_reference
-from ser.modes import WARMED_UP, VoiceReference, WarmUp
+from ser.modes import VoiceReference, WarmUp
 from ui.resources import model_names, require_models
-from ui.scores import never_warmed_up
+from ui.scores import left_out_of_warm_up, never_warmed_up
 
 # Session key: {page: {"digest", "speech_s", "reference": modes.VoiceReference or modes.WarmUp,
 # "on": bool}}. One reference per page: the files uploaded need not be the visitor's own voice.
@@ -153,15 +153,15 @@ def warm_up_verdict(page: str) -> str:
         verdict = ("Read against this warm-up: " + ", ".join(used) + "."
                    + (f" {', '.join(unused)} did not hear the four emotions in it and read{'s' if len(unused) == 1 else ''} "
                       "each clip as heard." if unused else ""))
-    return " ".join([verdict, *(never_warmed_up(m.card, names[m.id]) for m in everyone
-                                if m.card.warmed_up is not None and not m.can_read(WARMED_UP))])
+    left_out = left_out_of_warm_up([m.card for m in everyone])
+    return " ".join([verdict, *(never_warmed_up(card, names[card.id]) for card in left_out)])
 
 
 def warm_up_left_out() -> str:
     """One sentence naming the models that never read against a warm-up ("" when every model does)."""
     models = require_models()
     names = model_names(models)
-    left_out = [names[m.id] for m in models if m.card.warmed_up is not None and not m.can_read(WARMED_UP)]
+    left_out = [names[card.id] for card in left_out_of_warm_up([m.card for m in models])]
     if not left_out:
         return ""
     verb = "reads" if len(left_out) == 1 else "read"
