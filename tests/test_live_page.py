@@ -133,6 +133,11 @@ def test_a_warm_up_of_four_takes_tunes_the_readings_and_one_click_forgets_it(liv
     learnt on, acted strongly: they name their prompts, so the guard lets the warm-up through)."""
     clips = {path.name.split("-")[2]: path for path in config.EXAMPLES_DIR.glob("*.flac")}
     at = live_page
+    # Its intro names who learns from the warm-up, and who reads as heard whatever it is.
+    [intro] = [m.value for m in at.markdown if "lean from four short takes" in m.value]
+    users = [short_name(c) for c in read_cards() if c.warmed_up.holds]
+    others = [short_name(c) for c in read_cards() if not c.warmed_up.holds]
+    assert intro.startswith(" and ".join(users)) and f"{' and '.join(others)} read each clip as heard" in intro
     for emotion, code in (("neutral", "01"), ("happy", "03"), ("sad", "04"), ("angry", "05")):
         audio, rate = sf.read(clips[code], dtype="float32")
         at.audio_input(key=f"warm-up-live-{emotion}").set_value((f"{emotion}.wav", to_wav_bytes(audio, rate),

@@ -26,10 +26,6 @@ CALIBRATION_TEXT = ("The North Wind and the Sun were disputing which was the str
                     "traveller came along wrapped in a warm cloak. They agreed that the one who first "
                     "succeeded in making the traveller take his cloak off should be considered "
                     "stronger than the other.")
-WARM_UP_INTRO = ("The models learn which way your voice, your room and your microphone lean from four short "
-                 "takes of one sentence, each said as asked. Every clip after it is heard against them. On "
-                 "voices the models never heard this did better than any other way of tuning them; the "
-                 "Compare page says how much.")
 # Why a reading stays plain while the calibration is on (the guards, inference.Context).
 WARM_UP_UNUSED = ("Read as heard, though the warm-up is on: its four takes did not sound like the four "
                   "emotions asked for to this model, so it reads each clip alone. Forget the warm-up and "
@@ -157,16 +153,23 @@ def warm_up_verdict(page: str) -> str:
     return " ".join([verdict, *(never_warmed_up(card, names[card.id]) for card in left_out)])
 
 
-def warm_up_left_out() -> str:
-    """One sentence naming the models that never read against a warm-up ("" when every model does)."""
+def warm_up_intro() -> str:
+    """What the warm-up does, naming the models that use it and those that never do
+    (``left_out_of_warm_up``)."""
     models = require_models()
     names = model_names(models)
-    left_out = [names[card.id] for card in left_out_of_warm_up([m.card for m in models])]
-    if not left_out:
-        return ""
-    verb = "reads" if len(left_out) == 1 else "read"
-    return (f"{' and '.join(left_out)} {verb} each clip as heard whatever the warm-up: on voices never "
-            "heard, it made some of their readings worse.")
+    left_out = {card.id for card in left_out_of_warm_up([m.card for m in models])}
+    users = [names[m.id] for m in models if m.id not in left_out]
+    one = "s" if len(users) == 1 else ""
+    intro = (f"{' and '.join(users) or 'The models'} learn{one} which way your voice, your room and your "
+             "microphone lean from four short takes of one sentence, each said as asked, and "
+             f"hear{one} every clip after it against them. On voices never heard this did better than any "
+             "other way of tuning; the Compare page says how much.")
+    if left_out:
+        others = [names[i] for i in names if i in left_out]
+        intro += (f" {' and '.join(others)} read{'s' if len(others) == 1 else ''} each clip as heard: for "
+                  f"{'it' if len(others) == 1 else 'them'} the warm-up made some readings worse.")
+    return intro
 
 
 def warm_up_recorders(page: str) -> None:
@@ -233,7 +236,7 @@ def voice_panel(page: str, intro: str, offer_upload: bool = False, offer_warm_up
             return
         warm_tab, plain_tab = st.tabs(["Warm up: four takes", "Or read a passage"])
         with warm_tab:
-            st.markdown(f"{WARM_UP_INTRO} {warm_up_left_out()}")
+            st.markdown(warm_up_intro())
             warm_up_recorders(page)
         with plain_tab:
             _plain_reference(page, intro, offer_upload)
