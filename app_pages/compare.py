@@ -61,7 +61,7 @@ with st.container(horizontal=True):
                             key=f"transfer-{mode}")
 st.caption("Bars: the share of clips named right, each emotion alike; the dark dash across each "
            "corpus: what guessing scores there."
-           + "".join(f" {never_warmed_up(card, names[card.id])}" for card in left_out_of_warm_up(cards)))
+           + f" {never_warmed_up(left_out_of_warm_up(cards), names)}")
 show_table(transfer_frame(cards, names, fusion, FUSED_NAME))
 show_glossary()
 st.subheader("Calm or excited, on corpora it never heard")

@@ -147,12 +147,21 @@ def left_out_of_warm_up(cards: list[ModelCard]) -> list[ModelCard]:
     return [card for card in cards if card.warmed_up is not None and not card.warmed_up.holds]
 
 
-def never_warmed_up(card: ModelCard, name: str) -> str:
-    """Why the model of ``card`` reads each clip as heard after any warm-up: its warm-ups lost
-    to plain on voices it never heard (``ReadingMode.worst_loss_to_plain``)."""
-    mode = card.warmed_up
-    case, _ = mode.worst_loss_to_plain()
-    report = mode.failure_cases()[case]
-    return (f"{name} reads each clip as heard after any warm-up: tested on voices it never heard, its "
-            f"warm-ups read later clips of a speaker ({FAILURE_CASE_TEXT[case]}) worse than reading them "
-            f"as heard ({report['accuracy']:.0%} right against {report['plain_accuracy']:.0%}).")
+def never_warmed_up(cards: list[ModelCard], names: dict[str, str]) -> str:
+    """Why the models of ``cards`` (``left_out_of_warm_up``) read each clip as heard after any
+    warm-up: on voices they never heard, the case their warm-ups lost most on
+    (``ReadingMode.worst_loss_to_plain``), with each one's accuracy against plain; "" for none."""
+    if not cards:
+        return ""
+    figures, cases = [], []
+    for card in cards:
+        case, _ = card.warmed_up.worst_loss_to_plain()
+        report = card.warmed_up.failure_cases()[case]
+        cases.append(FAILURE_CASE_TEXT[case])
+        figures.append(f"{names[card.id] + ' ' if len(cards) > 1 else ''}{report['accuracy']:.0%} right "
+                       f"against {report['plain_accuracy']:.0%}")
+    one = len(cards) == 1
+    return (f"{' and '.join(names[c.id] for c in cards)} read{'s' if one else ''} each clip as heard after any "
+            f"warm-up: tested on voices {'it' if one else 'they'} never heard, {'its' if one else 'their'} "
+            f"warm-ups read a speaker's later clips ({' / '.join(dict.fromkeys(cases))}) worse than reading "
+            f"them as heard ({'; '.join(figures)}).")

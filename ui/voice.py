@@ -149,8 +149,7 @@ def warm_up_verdict(page: str) -> str:
         verdict = ("Read against this warm-up: " + ", ".join(used) + "."
                    + (f" {', '.join(unused)} did not hear the four emotions in it and read{'s' if len(unused) == 1 else ''} "
                       "each clip as heard." if unused else ""))
-    left_out = left_out_of_warm_up([m.card for m in everyone])
-    return " ".join([verdict, *(never_warmed_up(card, names[card.id]) for card in left_out)])
+    return f"{verdict} {never_warmed_up(left_out_of_warm_up([m.card for m in everyone]), names)}".strip()
 
 
 def warm_up_intro() -> str:
