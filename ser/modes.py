@@ -112,13 +112,18 @@ def biased(probs: np.ndarray, bias: np.ndarray) -> np.ndarray:
     return np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
 
 
+def among_prompts(probs: np.ndarray, prompts) -> np.ndarray:
+    """A warm-up's readings ``probs`` ``(n, C)`` restricted to its ``prompts`` (``(n,)``, distinct
+    classes) and renormalised: ``(n, n)``, row ``k`` the clip said as ``prompts[k]``."""
+    among = np.asarray(probs)[:, list(prompts)]
+    return among / among.sum(1, keepdims=True)
+
+
 def agreement(probs: np.ndarray, prompts) -> float:
-    """How far a warm-up's readings ``probs`` ``(n, C)`` name their own ``prompts`` (``(n,)``,
-    distinct classes): the mean share of each clip's probability over the prompted emotions
-    that falls on its own prompt (1 / n by chance)."""
-    prompts = list(prompts)
-    among = np.asarray(probs)[:, prompts]
-    return float(np.mean(among[np.arange(len(prompts)), np.arange(len(prompts))] / among.sum(1)))
+    """How far a warm-up's readings ``probs`` ``(n, C)`` name their own ``prompts``: the mean
+    share of each clip's probability over the prompted emotions that falls on its own prompt
+    (1 / n by chance)."""
+    return float(np.mean(np.diag(among_prompts(probs, prompts))))
 
 
 def prompt_l2(prompts, n_classes: int, prompted: float, unprompted: float) -> np.ndarray:
@@ -228,13 +233,25 @@ class Setting:
 @dataclass(frozen=True)
 class WarmUpReading:
     """What one model takes from a warm-up: the normaliser of its clips' statistics (mean, std,
-    each ``(L, 2D)``), the bias ``(C,)`` that makes them read as prompted, and how well they
-    named their prompts before it (``agreement``; the guard)."""
+    each ``(L, 2D)``), the bias ``(C,)`` that makes them read as prompted, and how it heard
+    them before that bias: ``takes`` ``(n, C)``, uncalibrated, the clip said as ``prompts[k]``
+    in row ``k``."""
 
     mean: np.ndarray
     std: np.ndarray
     bias: np.ndarray
-    agreement: float
+    takes: np.ndarray
+    prompts: tuple[int, ...]
+
+    @property
+    def agreement(self) -> float:
+        """How well the takes named their own prompts (``agreement``): the guard's measure."""
+        return agreement(self.takes, self.prompts)
+
+    def heard_as(self) -> list[int]:
+        """The prompted emotion each take was heard as, among the prompts (class indices, in
+        ``prompts`` order): the take's own prompt where the model heard it as asked."""
+        return [self.prompts[k] for k in among_prompts(self.takes, self.prompts).argmax(1)]
 
 
 def read_warm_up(stats: np.ndarray, prompts, prior: SettingPrior, read_adapted, shrink_clips: float,
@@ -249,7 +266,7 @@ def read_warm_up(stats: np.ndarray, prompts, prior: SettingPrior, read_adapted, 
     mean, std = heard.normaliser(prior, shrink_clips)
     probs = read_adapted(np.asarray(stats, np.float32), (mean, std))
     bias = prompt_bias(probs, prompts, prompt_l2(prompts, probs.shape[1], *l2))
-    return WarmUpReading(mean, std, bias, agreement(probs, prompts))
+    return WarmUpReading(mean, std, bias, probs, tuple(int(p) for p in prompts))
 
 
 @dataclass(frozen=True)

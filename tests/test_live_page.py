@@ -152,6 +152,10 @@ def test_a_warm_up_of_four_takes_tunes_the_readings_and_one_click_forgets_it(liv
     # The models whose warm-ups lost to plain in cross-validation say so, and read as heard.
     left_out = [short_name(c) for c in read_cards() if not c.warmed_up.holds]
     assert left_out and f"{' and '.join(left_out)} read each clip as heard after any warm-up" in verdict
+    # and each model that reads against it, how it heard the takes.
+    for card in read_cards():
+        if card.warmed_up.holds:
+            assert re.search(rf"{short_name(card)} heard (all 4|\d of the 4) takes as asked", verdict)
     at = record(at, to_wav_bytes(*sf.read(EXAMPLE, dtype="float32")))
     [cards] = [m.value for m in at.markdown if "ser-verdict" in m.value]
     warmed = len(read_cards()) - len(left_out) + 1  # and the fused verdict

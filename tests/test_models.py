@@ -333,7 +333,8 @@ def test_a_warm_up_marks_the_analysis_and_reads_the_adapted_head_with_its_bias(s
     assert warm_up.speech_s > 0
     # Only models whose warm-ups held against plain in cross-validation read against one.
     assert set(warm_up.models) == {m.id for m in shipped if m.card.warmed_up.holds} == {"whisper-base"}
-    acted = replace(warm_up, models={k: replace(r, agreement=1.0) for k, r in warm_up.models.items()})
+    named = np.eye(len(config.EMOTIONS))[[config.EMOTIONS.index(e) for e in config.WARM_UP_PROMPTS]]
+    acted = replace(warm_up, models={k: replace(r, takes=named) for k, r in warm_up.models.items()})
     clip = make_speech(3.0, seed=30)
     plain = analyse(clip, shipped)
     result = analyse(clip, shipped, voice=acted)
@@ -370,7 +371,8 @@ def test_a_mode_that_lost_to_plain_in_cross_validation_is_not_used(shipped, shor
 def test_a_warm_up_not_acted_reads_plain(shipped, make_speech):
     """Its guard: takes that name their prompts less than the card's ``min_agreement``."""
     warm_up = inference.warm_up_reference(warm_up_takes(make_speech), shipped)
-    flat = replace(warm_up, models={k: replace(r, agreement=0.0) for k, r in warm_up.models.items()})
+    alike = np.eye(len(config.EMOTIONS))[[config.EMOTIONS.index("neutral")] * len(config.WARM_UP_PROMPTS)]
+    flat = replace(warm_up, models={k: replace(r, takes=alike) for k, r in warm_up.models.items()})
     clip = make_speech(3.0, seed=30)
     result = analyse(clip, shipped, voice=flat)
     assert result.mode == "plain" and result.models == analyse(clip, shipped).models

@@ -206,6 +206,18 @@ def test_a_warm_up_is_read_among_its_own_clips_with_its_bias():
     assert np.array_equal(seen[0][0], clips)
     assert np.allclose(reading.bias, modes.prompt_bias(leaning_readings(), PROMPTS, 0.1))
     assert reading.agreement == pytest.approx(modes.agreement(leaning_readings(), PROMPTS))
+    assert np.array_equal(reading.takes, leaning_readings()) and reading.prompts == tuple(PROMPTS)
+
+
+def test_a_warm_up_says_which_emotion_each_take_was_heard_as():
+    """``WarmUpReading.heard_as``: among the prompts, so a take heard as disgust (not prompted)
+    still names the prompt it sounded most like."""
+    takes = np.eye(len(config.EMOTIONS))[list(PROMPTS)] * 0.5 + 0.5 / len(config.EMOTIONS)
+    takes[2] = 0.01
+    takes[2, DISGUST], takes[2, PROMPTS[0]] = 0.8, 0.1  # the third take: disgust, then the first prompt
+    reading = modes.WarmUpReading(np.zeros(1), np.ones(1), np.zeros(len(config.EMOTIONS)), takes, tuple(PROMPTS))
+    assert reading.heard_as() == [PROMPTS[0], PROMPTS[1], PROMPTS[0], PROMPTS[3]]
+    assert reading.agreement == pytest.approx(modes.agreement(takes, PROMPTS))
 
 
 def test_warm_up_cv_reads_each_speakers_other_clips_after_one_take_of_each_prompt(monkeypatch):
@@ -220,8 +232,9 @@ def test_warm_up_cv_reads_each_speakers_other_clips_after_one_take_of_each_promp
 
     def warm_up_of(head, prior, stats):  # acted: four emotions, which the guard lets through
         acted = len(set(stats[:, 0, 0].tolist())) == len(PROMPTS)
+        heard = np.eye(len(config.EMOTIONS))[list(PROMPTS) if acted else [PROMPTS[0]] * len(PROMPTS)]
         return modes.WarmUpReading(np.zeros((1, 1)), np.ones((1, 1)), np.zeros(len(config.EMOTIONS)),
-                                   1.0 if acted else 0.0)
+                                   heard, tuple(PROMPTS))
 
     monkeypatch.setattr(experiment, "warm_up_of", warm_up_of)
     sad, fearful = config.EMOTIONS.index("sad"), config.EMOTIONS.index("fearful")

@@ -80,3 +80,19 @@ def test_plain_leaves_names_as_typed():
     assert plain("03-01-05-02-01-01-03.flac") == "03-01-05-02-01-01-03.flac"
     assert plain("**a** [b](c) :red[d] $e$.wav") == "\\*\\*a\\*\\* \\[b\\](c) \\:red\\[d\\] \\$e\\$.wav"
     assert plain("- item.wav") == "\\- item.wav" and plain("1. first.wav") == "1\\. first.wav"
+
+
+def test_the_warm_up_says_which_takes_were_heard_as_asked():
+    import numpy as np
+
+    from ser.modes import WarmUpReading
+    from ui.voice import takes_heard
+
+    prompts = tuple(config.EMOTIONS.index(e) for e in config.WARM_UP_PROMPTS)
+    takes = np.eye(len(config.EMOTIONS))[list(prompts)]
+    reading = WarmUpReading(np.zeros(1), np.ones(1), np.zeros(len(config.EMOTIONS)), takes, prompts)
+    assert takes_heard("Whisper", reading) == "Whisper heard all 4 takes as asked."
+    takes = takes.copy()
+    takes[config.WARM_UP_PROMPTS.index("sad")] = takes[config.WARM_UP_PROMPTS.index("neutral")]
+    text = takes_heard("Whisper", replace(reading, takes=takes))
+    assert text.startswith("Whisper heard 3 of the 4 takes as asked (said sadly, it sounded neutral)")

@@ -12,7 +12,7 @@ import streamlit as st
 from ser import audio as audio_io
 from ser import config
 from ser.inference import uses_warm_up, voice_reference, warm_up_reference
-from ser.modes import VoiceReference, WarmUp
+from ser.modes import VoiceReference, WarmUp, WarmUpReading
 from ui.resources import model_names, require_models
 from ui.scores import left_out_of_warm_up, never_warmed_up
 
@@ -149,7 +149,21 @@ def warm_up_verdict(page: str) -> str:
         verdict = ("Read against this warm-up: " + ", ".join(used) + "."
                    + (f" {', '.join(unused)} did not hear the four emotions in it and read{'s' if len(unused) == 1 else ''} "
                       "each clip as heard." if unused else ""))
-    return f"{verdict} {never_warmed_up(left_out_of_warm_up([m.card for m in everyone]), names)}".strip()
+    heard = [takes_heard(names[m.id], warm_up.models[m.id]) for m in models]
+    left_out = never_warmed_up(left_out_of_warm_up([m.card for m in everyone]), names)
+    return " ".join(part for part in [verdict, *heard, left_out] if part)
+
+
+def takes_heard(name: str, reading: WarmUpReading) -> str:
+    """How the model ``name`` heard each take of a warm-up (``WarmUpReading.heard_as``), so the
+    speaker knows which way to say again more strongly."""
+    labels = [config.EMOTIONS[k] for k in reading.heard_as()]
+    asked = [config.EMOTIONS[k] for k in reading.prompts]
+    missed = [f"said {config.WARM_UP_HOW[a]}, it sounded {h}" for a, h in zip(asked, labels, strict=True) if a != h]
+    if not missed:
+        return f"{name} heard all {len(asked)} takes as asked."
+    return (f"{name} heard {len(asked) - len(missed)} of the {len(asked)} takes as asked ({'; '.join(missed)}): "
+            "to tune it further, forget the warm-up and say those more strongly.")
 
 
 def warm_up_intro() -> str:
