@@ -356,9 +356,27 @@ def _warm_up(args: argparse.Namespace, models):
         except AudioError as err:  # a warm-up the user chose must load
             raise UserError(f"warm-up: {message_for(path, err)}") from None
     try:
-        return warm_up_reference(takes, models)
+        warm_up = warm_up_reference(takes, models)
     except AudioError as err:
         raise UserError(f"warm-up: {err}") from None
+    for model in models:  # on stderr, so that JSON on stdout stays one object a line
+        print(f"warm-up: {model.id} {_warm_up_note(model, warm_up)}", file=sys.stderr, flush=True)
+    return warm_up
+
+
+def _warm_up_note(model, warm_up) -> str:
+    """How ``model`` takes the warm-up: whether it reads against it, and how it heard each take."""
+    from ser.inference import uses_warm_up
+
+    reading = warm_up.models.get(model.id)
+    if reading is None:
+        held = model.card.warmed_up is not None and not model.card.warmed_up.holds
+        return ("reads plain: in testing its warm-ups read worse than plain on voices it never heard" if held
+                else "reads plain: it cannot read against a warm-up")
+    heard = ", ".join(f"{config.EMOTIONS[p]} as {config.EMOTIONS[h]}"
+                      for p, h in zip(reading.prompts, reading.heard_as(), strict=True))
+    verdict = "reads against it" if uses_warm_up(model, warm_up) else "reads plain: the takes did not sound acted"
+    return f"{verdict}; heard {heard}"
 
 
 def cmd_models(args: argparse.Namespace) -> int:

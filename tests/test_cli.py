@@ -128,7 +128,13 @@ def test_predict_reads_files_against_a_warm_up(example_clip, capsys):
     assert main(["predict", str(example_clip)]) == 0
     (plain,) = json_lines(capsys.readouterr().out)
     assert main(["predict", "--warm-up", *warm_up, "--", str(example_clip)]) == 0
-    (line,) = json_lines(capsys.readouterr().out)
+    out = capsys.readouterr()
+    (line,) = json_lines(out.out)
+    # stderr: how each model takes the warm-up, and how the ones that read it heard its takes.
+    notes = {n.split()[1]: n for n in out.err.splitlines() if n.startswith("warm-up: ")}
+    for card in read_cards():
+        assert ("reads against it; heard neutral as " if card.warmed_up.holds
+                else "in testing its warm-ups read worse than plain") in notes[card.id]
     assert line["mode"] == "warmed_up" and line["mode_speech_s"] > 0
     assert {k: p["mode"] for k, p in line["models"].items()} == {
         c.id: "warmed_up" if c.warmed_up.holds else "plain" for c in read_cards()}
