@@ -160,6 +160,16 @@ def test_a_warm_up_of_four_takes_tunes_the_readings_and_one_click_forgets_it(liv
     [cards] = [m.value for m in at.markdown if "ser-verdict" in m.value]
     warmed = len(read_cards()) - len(left_out) + 1  # and the fused verdict
     assert cards.count(f"after your warm-up ({warm_up['speech_s']:.0f} s of speech)") == warmed
+    # One take said again remakes the warm-up from it and the other three, kept on screen.
+    first = at.session_state[VOICE_STATE]["live"]["digest"]
+    audio, rate = sf.read(clips["01"], dtype="float32")  # "sadly", said plainly
+    at.audio_input(key="warm-up-live-sad").set_value(("sad.wav", to_wav_bytes(audio, rate), "audio/wav")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    again = at.session_state[VOICE_STATE]["live"]
+    assert again["digest"] != first and isinstance(again["reference"], modes.WarmUp)
+    whisper = again["reference"].models["whisper-base"]
+    assert whisper.heard_as()[config.WARM_UP_PROMPTS.index("sad")] != config.EMOTIONS.index("sad")
+    assert any("said sadly, it sounded" in m.value for m in at.markdown)
     at.button(key="voice-forget-live").click().run()
     assert "live" not in at.session_state[VOICE_STATE]
     assert at.audio_input(key="warm-up-live-neutral").value is None  # the takes go with it

@@ -117,6 +117,8 @@ def _warm_up(page: str, takes: dict[str, bytes]) -> None:
     """Make the four ``takes`` (emotion -> an audio file's bytes) ``page``'s warm-up, or say in
     one line why not (once per set of takes: a refusal is not recomputed on every rerun)."""
     digest = hashlib.sha1(b"".join(takes[e] for e in config.WARM_UP_PROMPTS)).hexdigest()[:16]
+    if (_voice(page) or {}).get("digest") == digest:  # these takes are the warm-up already
+        return
     failed = st.session_state.setdefault(WARM_UP_FAILED, {}).get(page)
     if failed and failed[0] == digest:
         st.error(failed[1])
@@ -144,7 +146,7 @@ def warm_up_verdict(page: str) -> str:
     unused = [names[m.id] for m in models if not uses_warm_up(m, warm_up)]
     if not used:
         verdict = ("The models did not hear the four emotions asked for in these takes, so they read each "
-                   "clip as heard. Forget the warm-up and record it again, acting each way more strongly.")
+                   "clip as heard. Say the takes again below, acting each way more strongly.")
     else:
         verdict = ("Read against this warm-up: " + ", ".join(used) + "."
                    + (f" {', '.join(unused)} did not hear the four emotions in it and read{'s' if len(unused) == 1 else ''} "
@@ -163,7 +165,7 @@ def takes_heard(name: str, reading: WarmUpReading) -> str:
     if not missed:
         return f"{name} heard all {len(asked)} takes as asked."
     return (f"{name} heard {len(asked) - len(missed)} of the {len(asked)} takes as asked ({'; '.join(missed)}): "
-            "to tune it further, forget the warm-up and say those more strongly.")
+            "to tune it further, say those again below, more strongly.")
 
 
 def warm_up_intro() -> str:
@@ -185,10 +187,15 @@ def warm_up_intro() -> str:
     return intro
 
 
-def warm_up_recorders(page: str) -> None:
-    """Four recorders, one per prompted emotion; once all four hold a take, the warm-up is made."""
-    st.markdown(f"Say **\u201c{config.WARM_UP_SENTENCE}\u201d** four times, one way per recorder, as an "
-                "actor would: clearly, and each way unmistakably.")
+def warm_up_recorders(page: str, again: bool = False) -> None:
+    """Four recorders, one per prompted emotion; once all four hold a take, the warm-up is made,
+    and made again from them whenever one is said ``again``."""
+    if again:
+        st.markdown(f"Say any take of **\u201c{config.WARM_UP_SENTENCE}\u201d** again and the warm-up is "
+                    "made anew from it and the other three.")
+    else:
+        st.markdown(f"Say **\u201c{config.WARM_UP_SENTENCE}\u201d** four times, one way per recorder, as an "
+                    "actor would: clearly, and each way unmistakably.")
     takes = {}
     ways = list(config.WARM_UP_HOW.items())
     for row in range(0, len(ways), 2):  # two abreast: four in a row crowd a projector's width
@@ -243,6 +250,10 @@ def voice_panel(page: str, intro: str, offer_upload: bool = False, offer_warm_up
                 st.button("Turn it off" if voice["on"] else "Turn it on", key=f"voice-switch-{page}",
                           on_click=switch_calibration, args=(page, not voice["on"]))
                 st.button("Forget this voice", key=f"voice-forget-{page}", on_click=forget, args=(page,))
+            if _warmed_up(voice) and offer_warm_up:
+                # Kept on screen (and so in the session) so that one take can be said again: the
+                # warm-up is remade from it and the other three.
+                warm_up_recorders(page, again=True)
             return
         if not offer_warm_up:
             _plain_reference(page, intro, offer_upload)
