@@ -464,6 +464,33 @@ def test_one_clip_recorded_from_the_microphone_is_analysed(page, app_url):
     screenshot(page, "one-clip-voice-waits")
 
 
+def test_a_warm_up_recorded_from_the_microphone_keeps_its_recorders(page, app_url):
+    """The warm-up's four takes recorded in the browser. The fake microphone plays one clip, so
+    the four takes sound alike: the guard refuses the warm-up, the panel says so and keeps the
+    recorders beneath, where a take can be said again."""
+    page.set_viewport_size(PROJECTOR)
+    open_app(page, app_url)
+    page.locator("summary", has_text="Calibrate to my voice").click()
+    for emotion in ("neutral", "happy", "sad", "angry"):
+        stop = start_recording(page, f".st-key-warm-up-live-{emotion}", f"the {emotion} take's recorder")
+        page.wait_for_timeout(4_000)  # past the clip's leading silence and into its speech
+        stop.click()
+    # The panel's title changes with the warm-up made; it stays open on the verdict.
+    verdict = page.get_by_text("did not hear the four emotions asked for")
+    expect(verdict, "the guard's verdict").to_be_visible(timeout=RESULT_S * 1000)
+    expect(page.locator("summary", has_text="Warmed up to your voice: not used")).to_be_visible()
+    expect(page.get_by_text("Say any take of"), "the recorders, kept for another take").to_be_visible()
+    expect(page.locator(".st-key-warm-up-again-live-sad"), "a recorder to say the sad take again").to_be_visible()
+    screenshot(page, "warm-up-refused")
+    # A rerun from elsewhere on the page leaves it as the visitor left it: open.
+    page.get_by_text("Adapt to this session").click()
+    page.wait_for_timeout(2_000)
+    expect(verdict, "the verdict after another rerun").to_be_visible()
+    page.get_by_role("button", name="Turn it off").click()
+    expect(page.locator("summary", has_text="Warmed up to your voice: off")).to_be_visible()
+    expect(page.get_by_role("button", name="Turn it on"), "the panel, open after turning it off").to_be_visible()
+
+
 # --- the live stream: START, several visitors, the length cap -------------------------------
 # Logs every change of the live view's "x.x s recorded" counter as [Date.now(), seconds].
 COUNTER_LOG_JS = """() => {

@@ -14,12 +14,18 @@ from ser import config
 from ser.inference import uses_warm_up, voice_reference, warm_up_reference
 from ser.modes import VoiceReference, WarmUp, WarmUpReading
 from ui.resources import model_names, require_models
-from ui.scores import left_out_of_warm_up, never_warmed_up
+from ui.scores import left_out_of_warm_up
 
 # Session key: {page: {"digest", "speech_s", "reference": modes.VoiceReference or modes.WarmUp,
 # "on": bool}}. One reference per page: the files uploaded need not be the visitor's own voice.
 VOICE_STATE = "voice_references"
 WARM_UP_FAILED = "warm_up_failed"  # session key: {page: (digest of the takes, why they were refused)}
+# Session key: {page: the panel title it stays open under, or None: the next one}. The title says
+# what the panel holds, so a change made inside it (a warm-up made, calibration turned off) makes
+# it a new expander, closed by default: the visitor would lose the verdict they just asked for.
+# Opened, it keeps expanded=True while the title stays: a flag that fell back to False on the
+# next rerun would close it under the visitor's eyes.
+PANEL_OPEN = "voice_panel_open"
 # What the speaker reads for the calibration: the phoneticians' standard passage (Aesop, as in
 # the IPA's Handbook), about ten seconds of everyday speech.
 CALIBRATION_TEXT = ("The North Wind and the Sun were disputing which was the stronger, when a "
@@ -76,17 +82,24 @@ def plain_reason(page: str) -> str:
 def switch_calibration(page: str, on: bool) -> None:
     """A button callback: the calibration on or off, the recording kept."""
     _voice(page)["on"] = on
+    _keep_open(page)
 
 
-def _take_key(page: str, emotion: str) -> str:
-    return f"warm-up-{page}-{emotion}"
+def _keep_open(page: str) -> None:
+    st.session_state.setdefault(PANEL_OPEN, {})[page] = None
+
+
+def _take_key(page: str, emotion: str, again: bool = False) -> str:
+    return f"warm-up-{'again-' if again else ''}{page}-{emotion}"
 
 
 def forget(page: str) -> None:
     """A button callback: drop ``page``'s reference recording, or its warm-up's four takes."""
     st.session_state.get(VOICE_STATE, {}).pop(page, None)
+    _keep_open(page)
     for emotion in config.WARM_UP_PROMPTS:
-        st.session_state.pop(_take_key(page, emotion), None)
+        for again in (False, True):
+            st.session_state.pop(_take_key(page, emotion, again), None)
 
 
 def turn_off_button(page: str, key: str) -> None:
@@ -110,6 +123,7 @@ def _calibrate(page: str, data: bytes) -> None:
         "reference": reference,
         "on": True,
     }
+    _keep_open(page)
     st.rerun()
 
 
@@ -130,8 +144,15 @@ def _warm_up(page: str, takes: dict[str, bytes]) -> None:
         st.session_state[WARM_UP_FAILED][page] = (digest, f"Not warmed up: {err}")
         st.error(f"Not warmed up: {err}")
         return
+    # The takes' bytes are kept with it: any one can be said again, and the warm-up remade from
+    # it and the other three (a recorder that held one cannot be shown again with it: moved into
+    # the panel as it is now titled, Streamlit's recorder fails to reload its recording).
     st.session_state.setdefault(VOICE_STATE, {})[page] = {
-        "digest": digest, "speech_s": reference.speech_s, "reference": reference, "on": True}
+        "digest": digest, "speech_s": reference.speech_s, "reference": reference, "on": True,
+        "takes": dict(takes)}
+    for emotion in config.WARM_UP_PROMPTS:  # the take said again is now the warm-up's own
+        st.session_state.pop(_take_key(page, emotion, again=True), None)
+    _keep_open(page)
     st.rerun()
 
 
@@ -151,9 +172,8 @@ def warm_up_verdict(page: str) -> str:
         verdict = ("Read against this warm-up: " + ", ".join(used) + "."
                    + (f" {', '.join(unused)} did not hear the four emotions in it and read{'s' if len(unused) == 1 else ''} "
                       "each clip as heard." if unused else ""))
-    heard = [takes_heard(names[m.id], warm_up.models[m.id]) for m in models]
-    left_out = never_warmed_up(left_out_of_warm_up([m.card for m in everyone]), names)
-    return " ".join(part for part in [verdict, *heard, left_out] if part)
+    notes = [takes_heard(names[m.id], warm_up.models[m.id]) for m in models] + [_left_out_note(everyone)]
+    return "\n".join([verdict, "", *(f"- {note}" for note in notes if note)])
 
 
 def takes_heard(name: str, reading: WarmUpReading) -> str:
@@ -165,48 +185,56 @@ def takes_heard(name: str, reading: WarmUpReading) -> str:
     if not missed:
         return f"{name} heard all {len(asked)} takes as asked."
     return (f"{name} heard {len(asked) - len(missed)} of the {len(asked)} takes as asked ({'; '.join(missed)}): "
-            "to tune it further, say those again below, more strongly.")
+            "say those again below, more strongly.")
 
 
 def warm_up_intro() -> str:
-    """What the warm-up does, naming the models that use it and those that never do
-    (``left_out_of_warm_up``)."""
+    """What the warm-up does, naming the models that use it and those that never do."""
     models = require_models()
     names = model_names(models)
     left_out = {card.id for card in left_out_of_warm_up([m.card for m in models])}
     users = [names[m.id] for m in models if m.id not in left_out]
     one = "s" if len(users) == 1 else ""
-    intro = (f"{' and '.join(users) or 'The models'} learn{one} which way your voice, your room and your "
-             "microphone lean from four short takes of one sentence, each said as asked, and "
-             f"hear{one} every clip after it against them. On voices never heard this did better than any "
-             "other way of tuning; the Compare page says how much.")
-    if left_out:
-        others = [names[i] for i in names if i in left_out]
-        intro += (f" {' and '.join(others)} read{'s' if len(others) == 1 else ''} each clip as heard: for "
-                  f"{'it' if len(others) == 1 else 'them'} the warm-up made some readings worse.")
-    return intro
+    return (f"{' and '.join(users) or 'The models'} learn{one} which way your voice, your room and your "
+            "microphone lean from four short takes of one sentence, each said as asked, and "
+            f"hear{one} every clip after it against them. On voices never heard this did better than any "
+            f"other way of tuning; the Compare page says how much. {_left_out_note(models)}").strip()
+
+
+def _left_out_note(models) -> str:
+    """One sentence naming the models that never read against a warm-up (``left_out_of_warm_up``;
+    the Compare page gives their figures), or ""."""
+    names = model_names(models)
+    others = [names[card.id] for card in left_out_of_warm_up([m.card for m in models])]
+    if not others:
+        return ""
+    one = len(others) == 1
+    return (f"{' and '.join(others)} read{'s' if one else ''} each clip as heard whatever the warm-up: "
+            f"in testing it made some of {'its' if one else 'their'} readings worse.")
 
 
 def warm_up_recorders(page: str, again: bool = False) -> None:
-    """Four recorders, one per prompted emotion; once all four hold a take, the warm-up is made,
-    and made again from them whenever one is said ``again``."""
+    """Four recorders, one per prompted emotion; once all four hold a take, the warm-up is made.
+    ``again``: empty recorders beside a warm-up made; one take said again remakes it from that
+    take and the warm-up's other three."""
     if again:
         st.markdown(f"Say any take of **\u201c{config.WARM_UP_SENTENCE}\u201d** again and the warm-up is "
                     "made anew from it and the other three.")
     else:
         st.markdown(f"Say **\u201c{config.WARM_UP_SENTENCE}\u201d** four times, one way per recorder, as an "
                     "actor would: clearly, and each way unmistakably.")
-    takes = {}
+    takes = dict(_voice(page).get("takes", {})) if again else {}
+    said = 0
     ways = list(config.WARM_UP_HOW.items())
     for row in range(0, len(ways), 2):  # two abreast: four in a row crowd a projector's width
         for column, (n, (emotion, how)) in zip(st.columns(2), enumerate(ways[row:row + 2], start=row + 1)):
             with column:
-                take = st.audio_input(f"{n}. {how.capitalize()} ({emotion})", key=_take_key(page, emotion))
+                take = st.audio_input(f"{n}. {how.capitalize()} ({emotion})", key=_take_key(page, emotion, again))
             if take is not None:
-                takes[emotion] = take.getvalue()
-    if len(takes) == len(config.WARM_UP_PROMPTS):
+                takes[emotion], said = take.getvalue(), said + 1
+    if len(takes) == len(config.WARM_UP_PROMPTS) and (said or not again):
         _warm_up(page, takes)
-    else:
+    elif not again:
         st.caption(f"{len(takes)} of {len(config.WARM_UP_PROMPTS)} takes recorded.")
 
 
@@ -236,11 +264,17 @@ def voice_panel(page: str, intro: str, offer_upload: bool = False, offer_warm_up
     voice = _voice(page)
     if voice:
         state = "on" if voice["on"] else "off"
+        if voice["on"] and _warmed_up(voice) and not any(uses_warm_up(m, voice["reference"])
+                                                         for m in require_models()):
+            state = "not used"  # the guard refused it for every model; the panel says why
         what = "Warmed up to" if _warmed_up(voice) else "Calibrated to"
         title = f"{what} {whose} voice: {state} ({voice['speech_s']:.0f} s of speech)"
     else:
         title = PANEL_TITLE[page]
-    with st.expander(title, expanded=False, icon=":material/tune:"):
+    open_under = st.session_state.setdefault(PANEL_OPEN, {})
+    if page in open_under and open_under[page] is None:
+        open_under[page] = title
+    with st.expander(title, expanded=open_under.get(page) == title, icon=":material/tune:"):
         if voice:
             if _warmed_up(voice):
                 st.markdown(warm_up_verdict(page))
@@ -250,7 +284,7 @@ def voice_panel(page: str, intro: str, offer_upload: bool = False, offer_warm_up
                 st.button("Turn it off" if voice["on"] else "Turn it on", key=f"voice-switch-{page}",
                           on_click=switch_calibration, args=(page, not voice["on"]))
                 st.button("Forget this voice", key=f"voice-forget-{page}", on_click=forget, args=(page,))
-            if _warmed_up(voice) and offer_warm_up:
+            if _warmed_up(voice) and offer_warm_up and voice.get("takes"):
                 # Kept on screen (and so in the session) so that one take can be said again: the
                 # warm-up is remade from it and the other three.
                 warm_up_recorders(page, again=True)
