@@ -34,8 +34,8 @@ CALIBRATION_TEXT = ("The North Wind and the Sun were disputing which was the str
                     "stronger than the other.")
 # Why a reading stays plain while the calibration is on (the guards, inference.Context).
 WARM_UP_UNUSED = ("Read as heard, though the warm-up is on: its four takes did not sound like the four "
-                  "emotions asked for to this model, so it reads each clip alone. Forget the warm-up and "
-                  "record it again, acting each way more strongly.")
+                  "emotions asked for to this model, so it reads each clip alone. Say the takes again in "
+                  "the panel above, acting each way more strongly.")
 VOICE_WAITS = ("Read plainly, though the voice calibration is on: it applies once two or more clips of "
                "this voice, heard here, sound different from each other against the reference. While "
                "they all sound alike (or the reference was not spoken plainly) each clip reads alone.")
