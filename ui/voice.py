@@ -17,7 +17,8 @@ from ui.resources import model_names, require_models
 from ui.scores import left_out_of_warm_up
 
 # Session key: {page: {"digest", "speech_s", "reference": modes.VoiceReference or modes.WarmUp,
-# "on": bool}}. One reference per page: the files uploaded need not be the visitor's own voice.
+# "on": bool, and for a warm-up "takes": {emotion: the take's audio file bytes}}}. One reference
+# per page: the files uploaded need not be the visitor's own voice.
 VOICE_STATE = "voice_references"
 WARM_UP_FAILED = "warm_up_failed"  # session key: {page: (digest of the takes, why they were refused)}
 # Session key: {page: the panel title it stays open under, or None: the next one}. The title says
@@ -285,8 +286,6 @@ def voice_panel(page: str, intro: str, offer_upload: bool = False, offer_warm_up
                           on_click=switch_calibration, args=(page, not voice["on"]))
                 st.button("Forget this voice", key=f"voice-forget-{page}", on_click=forget, args=(page,))
             if _warmed_up(voice) and offer_warm_up and voice.get("takes"):
-                # Kept on screen (and so in the session) so that one take can be said again: the
-                # warm-up is remade from it and the other three.
                 warm_up_recorders(page, again=True)
             return
         if not offer_warm_up:
