@@ -67,8 +67,10 @@ with st.expander("Presenting this page"):
   (RAVDESS): say *"Kids are talking by the door"* or *"Dogs are sitting by the door"* angrily,
   sadly, happily… Acted emotion reads far better than everyday talk.
 - Warm up first (*Calibrate to my voice*): the same sentence said plainly, happily, sadly and
-  angrily, four short takes. The models then hear every later clip against your voice, room and
-  microphone; on voices they never heard that did better than anything else measured here.
+  angrily, four short takes. The models that use it (the panel names them) then hear every later
+  clip against your voice, room and microphone; on voices they never heard that did better than
+  anything else measured here. The panel says which takes they heard as asked: say any other
+  one again there, more strongly.
 - Speak close to the microphone in a quiet room. Silence and steady noise show as *no speech*
   and are never classified.
 - The live reading follows the voice a second or two late: the models read
