@@ -85,6 +85,27 @@ def cv_headline(card: ModelCard) -> str:
     return "; ".join(p for p in (transfer, ravdess) if p)
 
 
+def modes_line(card: ModelCard) -> str | None:
+    """One line of a card's reading modes: each one's mean UAR on left-out corpora, and why a
+    mode the model does not use (``ReadingMode.holds``) is not used; None without modes."""
+    from ser.modes import ADAPTED, VOICE, WARMED_UP
+    from ser.reports import MODE_TITLES, mean_uar
+
+    parts = []
+    for mode in (ADAPTED, VOICE, WARMED_UP):
+        reading = getattr(card, mode)
+        if reading is None or not reading.transfer:
+            continue
+        part = f"{MODE_TITLES[mode].lower()} UAR {mean_uar(reading.transfer):.3f}"
+        if not reading.holds:
+            case, _ = reading.worst_loss_to_plain()
+            report = reading.failure_cases()[case]
+            part += (f" (not used: {case}, accuracy {report['accuracy']:.3f} against "
+                     f"{report['plain_accuracy']:.3f} plain)")
+        parts.append(part)
+    return ", ".join(parts) or None
+
+
 def _reading(p) -> str:
     """One model's reading: the label, or "label or runner-up?" when unsure, its confidence,
     and the mode it was read in where that is not plain."""
@@ -389,6 +410,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             lines = [f"{card.id}: {card.name}", f"  backbone: {card.backbone.name}",
                      f"  source:   {card.backbone.source}", f"  trained:  {card.training['data']}",
                      f"  measured: {cv_headline(card)}",
+                     *([f"  modes:    {modes}"] if (modes := modes_line(card)) else []),
                      f"  unsure below {card.calibration.unsure_below:.0%} (temperature "
                      f"{card.calibration.temperature:.2f}, fitted on {card.calibration.fitted_on})"]
             if card.familiar:  # clips that sound like the training corpora

@@ -242,6 +242,12 @@ def test_models_lists_backbone_source_and_measured_figures(capsys):
         for report in card.transfer.values():
             assert f"UAR {report['uar']:.3f}" in out
         assert f"RAVDESS folds by actor, 8 emotions: UAR {card.ravdess_uar:.3f}" in out
+        # Each reading mode's mean on left-out corpora, and a mode the model does not use says why.
+        after = out.split(f"{card.id}: ")[1]  # this card's lines come first
+        warm_up = next(line for line in after.splitlines() if line.startswith("  modes:"))
+        mean = sum(r["uar"] for r in card.warmed_up.transfer.values()) / len(card.warmed_up.transfer)
+        assert f"after a warm-up UAR {mean:.3f}" in warm_up
+        assert ("(not used: emotions not prompted" in warm_up) is (not card.warmed_up.holds)
 
 
 # --- export-onnx ----------------------------------------------------------------------------
