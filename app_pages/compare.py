@@ -28,6 +28,9 @@ BACKBONE_NOTES = {
 HEADLINE_KEY = "headline"  # the first screen's headline (CSS class st-key-headline, for the browser tests)
 TRANSFER_WIDTH_PX = 460  # the two modes' charts side by side at 1440 px (about 950 px), stacked below
 CONFUSION_WIDTH_PX = 460  # wide enough for a matrix's numbers; two fit side by side at 1440 px
+# Under the transfer charts; the models that do not use the warm-up are named after it.
+BARS = ("Bars: the share of clips named right, each emotion alike; the dark dash across each corpus: "
+        "what guessing scores there.")
 
 st.title("Compare the models")
 cards = read_cards()
@@ -59,9 +62,7 @@ with st.container(horizontal=True):
             with st.container(width=TRANSFER_WIDTH_PX):
                 show_figure(plots.transfer_figure(mode_rows, names, MODE_TITLES[mode], scale_rows=rows),
                             key=f"transfer-{mode}")
-st.caption("Bars: the share of clips named right, each emotion alike; the dark dash across each "
-           "corpus: what guessing scores there."
-           + f" {never_warmed_up(left_out_of_warm_up(cards), names)}")
+st.caption(" ".join(filter(None, [BARS, never_warmed_up(left_out_of_warm_up(cards), names)])))
 show_table(transfer_frame(cards, names, fusion, FUSED_NAME))
 show_glossary()
 st.subheader("Calm or excited, on corpora it never heard")

@@ -98,8 +98,7 @@ def modes_line(card: ModelCard) -> str | None:
             continue
         part = f"{MODE_TITLES[mode].lower()} UAR {mean_uar(reading.transfer):.3f}"
         if not reading.holds:
-            case, _ = reading.worst_loss_to_plain()
-            report = reading.failure_cases()[case]
+            case, report = reading.worst_failure()
             part += (f" (not used: {case}, accuracy {report['accuracy']:.3f} against "
                      f"{report['plain_accuracy']:.3f} plain)")
         parts.append(part)

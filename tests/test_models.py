@@ -363,7 +363,7 @@ def test_a_mode_that_lost_to_plain_in_cross_validation_is_not_used(shipped, shor
     failing = report | {"accuracy": 0.4 - shortfall}
     mode = replace(mode, one_emotion=report | {"not_prompted": failing, "not_acted": report})
     assert mode.holds is holds
-    assert mode.worst_loss_to_plain() == (None if shortfall == 0 else ("emotions not prompted", pytest.approx(shortfall)))
+    assert mode.worst_failure() == (None if shortfall == 0 else ("emotions not prompted", failing))
     reader = replace(model, card=replace(model.card, warmed_up=mode))
     assert reader.can_read(modes.WARMED_UP) is holds and reader.can_read(modes.ADAPTED)
 

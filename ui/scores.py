@@ -150,13 +150,12 @@ def left_out_of_warm_up(cards: list[ModelCard]) -> list[ModelCard]:
 def never_warmed_up(cards: list[ModelCard], names: dict[str, str]) -> str:
     """Why the models of ``cards`` (``left_out_of_warm_up``) read each clip as heard after any
     warm-up: on voices they never heard, the case their warm-ups lost most on
-    (``ReadingMode.worst_loss_to_plain``), with each one's accuracy against plain; "" for none."""
+    (``ReadingMode.worst_failure``), with each one's accuracy against plain; "" for none."""
     if not cards:
         return ""
     figures, cases = [], []
     for card in cards:
-        case, _ = card.warmed_up.worst_loss_to_plain()
-        report = card.warmed_up.failure_cases()[case]
+        case, report = card.warmed_up.worst_failure()
         cases.append(FAILURE_CASE_TEXT[case])
         figures.append(f"{names[card.id] + ' ' if len(cards) > 1 else ''}{report['accuracy']:.0%} right "
                        f"against {report['plain_accuracy']:.0%}")
